@@ -1,0 +1,49 @@
+# slnf top-level Makefile: the two commands a newcomer needs are
+#   make run    - build and run the demo (client -> slnfd -> server in namespaces)
+#   make test   - build and run every unit and integration test
+# Everything else (deps, build, bench) is pulled in as needed.
+
+BUILD   ?= build
+PYTHON  ?= /usr/bin/python3
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian 12 packages: build, runtime, tests and demo.
+DEB_PKGS := gcc meson ninja-build pkg-config dpdk dpdk-dev libdpdk-dev \
+	libjansson-dev libcmocka-dev libpcap-dev libbsd-dev libnuma-dev libelf-dev \
+	libbpf-dev python3 python3-pytest python3-scapy iproute2 iputils-ping curl \
+	ethtool iperf3 procps
+
+.PHONY: all deps build run test unit integration bench clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing:" $$missing; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "deps: all Debian packages present"; fi
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+run: build
+	$(SUDO) ./examples/demo.sh $(BUILD)/slnfd
+
+unit: build
+	meson test -C $(BUILD) --suite unit --print-errorlogs
+
+integration: build
+	$(SUDO) SLNFD=$(abspath $(BUILD))/slnfd $(PYTHON) -m pytest -v -p no:cacheprovider tests/integration
+
+test: build
+	@./tests/run_all.sh $(BUILD) $(PYTHON)
+
+clean:
+	rm -rf $(BUILD)

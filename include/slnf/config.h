@@ -1,0 +1,134 @@
+/*
+ * config.h - slnfd's configuration, parsed from one JSON file with one
+ * schema (the orchestrator's API reuses it).
+ *
+ * slnf_config_load validates everything it can without DPDK: every error
+ * names the file, the field (as a JSON path like "ports[1].iface") and the
+ * reason. NF parameters are kept as JSON and validated by each NF's create().
+ * docs/config.md documents every field.
+ */
+#ifndef SLNF_CONFIG_H
+#define SLNF_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <limits.h>
+
+#include <jansson.h>
+
+#include "slnf/error.h"
+#include "slnf/store.h"
+
+#define SLNF_NAME_MAX 32
+#define SLNF_MAX_PORTS 16
+#define SLNF_MAX_ADDRS 8
+#define SLNF_MAX_TENANTS 64
+#define SLNF_MAX_CHAIN 16
+#define SLNF_MAX_VLANS 64
+#define SLNF_MAX_WORKERS 16
+#define SLNF_MAX_STATIC_NEIGH 64
+
+struct slnf_ipv4_prefix {
+	uint32_t addr; /* host order */
+	uint8_t len;
+};
+
+enum slnf_port_type {
+	SLNF_PORT_AF_PACKET,
+	SLNF_PORT_AF_XDP,
+	SLNF_PORT_TAP,
+	SLNF_PORT_PCAP,
+	SLNF_PORT_RING,
+	SLNF_PORT_NULL,
+	SLNF_PORT_PCI,
+};
+
+struct slnf_port_config {
+	char name[SLNF_NAME_MAX];
+	enum slnf_port_type type;
+	char iface[64];     /* af_packet, af_xdp, tap: Linux interface name */
+	char rx_pcap[PATH_MAX]; /* pcap: file to read (may be empty) */
+	char tx_pcap[PATH_MAX]; /* pcap: file to write (may be empty) */
+	char pci[64];       /* pci: device address, e.g. 0000:03:00.0 */
+	char mac[18];       /* optional override, "aa:bb:cc:dd:ee:ff" */
+	struct slnf_ipv4_prefix addrs[SLNF_MAX_ADDRS];
+	unsigned n_addrs;
+	uint16_t rx_desc, tx_desc;
+};
+
+struct slnf_chain_entry {
+	char nf[SLNF_NAME_MAX];
+	json_t *params; /* the whole chain element object (borrowed from root) */
+	char field[64]; /* "tenants[0].chain[1]" for error messages */
+};
+
+struct slnf_tenant_config {
+	char name[SLNF_NAME_MAX];
+	uint32_t id; /* namespaces the tenant's state keys */
+	uint16_t ports[SLNF_MAX_PORTS]; /* port indexes the tenant is reached on */
+	unsigned n_ports;
+	uint16_t vlans[SLNF_MAX_VLANS]; /* empty: untagged and any VLAN */
+	unsigned n_vlans;
+	struct slnf_chain_entry chain[SLNF_MAX_CHAIN];
+	unsigned n_chain;
+};
+
+struct slnf_static_neigh {
+	uint16_t port;
+	uint32_t ip;
+	uint8_t mac[6];
+};
+
+struct slnf_config {
+	char file[PATH_MAX];
+	char name[SLNF_NAME_MAX]; /* instance name: default file prefix and socket */
+	char role[16];            /* "nf" (only role so far) */
+	struct {
+		bool hugepages;       /* false: --no-huge */
+		unsigned memory_mb;   /* -m */
+		char file_prefix[64]; /* --file-prefix, default "slnf-<name>" */
+		char lcores[64];      /* -l, default "0-<workers-1>" */
+		char log_level[16];   /* --log-level for EAL, default "error" */
+	} eal;
+	struct {
+		unsigned count;           /* worker lcores */
+		bool busy_poll;           /* never sleep when idle */
+		unsigned idle_sleep_max_us; /* longest back-off sleep */
+		unsigned burst;           /* rx burst size, <= SLNF_BURST_MAX */
+	} workers;
+	unsigned mbufs;              /* mbufs in the pool */
+	char control_socket[PATH_MAX];
+	struct {
+		unsigned reachable_s; /* an entry is trusted this long after confirmation */
+		unsigned max_pending; /* packets held per unresolved next hop */
+		struct slnf_static_neigh statics[SLNF_MAX_STATIC_NEIGH];
+		unsigned n_statics;
+	} neigh;
+	struct slnf_store_config store;
+	struct slnf_port_config ports[SLNF_MAX_PORTS];
+	unsigned n_ports;
+	struct slnf_tenant_config tenants[SLNF_MAX_TENANTS];
+	unsigned n_tenants;
+	json_t *root; /* owns the JSON the chain params point into */
+};
+
+/* Load and validate path. On error returns a negative errno and err names
+ * the file, the field and the reason. cfg must be freed with
+ * slnf_config_free even on error. */
+int slnf_config_load(const char *path, struct slnf_config *cfg, struct slnf_error *err);
+/* The same from a JSON text; file is only used in messages. */
+int slnf_config_parse(const char *text, const char *file, struct slnf_config *cfg,
+		      struct slnf_error *err);
+void slnf_config_free(struct slnf_config *cfg);
+
+/* Index of the port named name, or -1. */
+int slnf_config_port_index(const struct slnf_config *cfg, const char *name);
+
+/* "10.0.0.1/24" or "10.0.0.1" (len 32). 0 or -EINVAL. */
+int slnf_parse_prefix(const char *s, struct slnf_ipv4_prefix *out);
+/* "10.0.0.1". 0 or -EINVAL. */
+int slnf_parse_ipv4(const char *s, uint32_t *out);
+/* "aa:bb:cc:dd:ee:ff". 0 or -EINVAL. */
+int slnf_parse_mac(const char *s, uint8_t mac[6]);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * chain.h - the chain runner: one tenant's NFs applied to a burst.
+ *
+ * For each NF in order: prepare() over the packets still forwarded, one
+ * batched store round trip for the requested records, process(), then one
+ * batched flush of the queued writes. A packet whose write is not
+ * acknowledged is dropped (write before forward). Packets dropped by an NF
+ * are not shown to later NFs.
+ */
+#ifndef SLNF_DP_CHAIN_H
+#define SLNF_DP_CHAIN_H
+
+#include "slnf/config.h"
+#include "slnf/error.h"
+#include "slnf/nf.h"
+#include "slnf/store.h"
+
+#define SLNF_CHAIN_REQS_MAX (SLNF_BURST_MAX * 4)
+
+struct slnf_chain {
+	unsigned n;
+	const struct slnf_nf_type *types[SLNF_MAX_CHAIN];
+	void *ctx[SLNF_MAX_CHAIN];
+};
+
+/* Per-worker scratch space, so the runner never allocates. */
+struct slnf_chain_scratch {
+	struct slnf_state_req reads[SLNF_CHAIN_REQS_MAX];
+	struct slnf_state_req writes[SLNF_CHAIN_REQS_MAX];
+	struct slnf_store_op ops[SLNF_CHAIN_REQS_MAX];
+};
+
+/* Build the chain of cfg->tenants[tenant]: find each NF type and create it. */
+int slnf_chain_create(const struct slnf_config *cfg, unsigned tenant, struct slnf_chain **out,
+		      struct slnf_error *err);
+void slnf_chain_destroy(struct slnf_chain *c);
+
+/* Run b through c. Afterwards every packet's verdict is final. */
+void slnf_chain_run(struct slnf_chain *c, struct slnf_burst *b, struct slnf_store *store,
+		    struct slnf_chain_scratch *s);
+
+/* Add every NF's counters to arr (a JSON array of {"nf":..., counters...}). */
+void slnf_chain_stats(const struct slnf_chain *c, json_t *arr);
+
+#endif
