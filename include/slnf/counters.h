@@ -12,6 +12,7 @@
 	X(NONE, "none", "not dropped")                                                  \
 	X(RUNT, "runt", "frame shorter than an Ethernet header")                        \
 	X(L2_UNSUPPORTED, "l2_unsupported", "ethertype neither IPv4 nor ARP")           \
+	X(L2_NOT_OURS, "l2_not_ours", "frame for another MAC address (or multicast)")   \
 	X(ARP_MALFORMED, "arp_malformed", "ARP packet truncated or not Ethernet/IPv4")  \
 	X(ARP_NOT_OURS, "arp_not_ours", "ARP request for an address we do not own")    \
 	X(IP_TRUNCATED, "ip_truncated", "frame too short for the IPv4 header")          \

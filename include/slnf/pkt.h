@@ -12,6 +12,9 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+#include <netinet/in.h>
+
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 
 #include "slnf/counters.h"

@@ -1,2 +1,172 @@
-/* src/dp/control.c - placeholder, being written. */
-static int slnf_placeholder_control __attribute__((unused));
+/*
+ * control.c - the control socket server and client; see control.h.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "dp/control.h"
+#include "dp/stats.h"
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void serve_one(struct slnf_control *c, int cfd)
+{
+	char cmd[64] = {0};
+	struct pollfd pfd = {.fd = cfd, .events = POLLIN};
+	if (poll(&pfd, 1, 1000) <= 0 || read(cfd, cmd, sizeof(cmd) - 1) <= 0)
+		return;
+	cmd[strcspn(cmd, "\r\n")] = 0;
+	char *out;
+	if (strcmp(cmd, "stats") == 0) {
+		json_t *j = slnf_stats_json(c->inst);
+		out = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_decref(j);
+	} else {
+		json_t *j = json_pack("{s:s}", "error", "unknown command (known: stats)");
+		out = json_dumps(j, 0);
+		json_decref(j);
+	}
+	if (out) {
+		write_all(cfd, out, strlen(out));
+		write_all(cfd, "\n", 1);
+		free(out);
+	}
+}
+
+static void *control_thread(void *arg)
+{
+	struct slnf_control *c = arg;
+	while (__atomic_load_n(&c->running, __ATOMIC_RELAXED)) {
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		int cfd = accept(c->fd, NULL, NULL);
+		if (cfd < 0)
+			continue;
+		serve_one(c, cfd);
+		close(cfd);
+	}
+	return NULL;
+}
+
+static int make_addr(const char *path, struct sockaddr_un *sa, struct slnf_error *err)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return slnf_errorf(err, ENAMETOOLONG, NULL, "control.socket",
+				   "path '%s' longer than %zu bytes", path, sizeof(sa->sun_path) - 1);
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+int slnf_control_start(struct slnf_control *c, struct slnf_instance *inst, struct slnf_error *err)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	c->inst = inst;
+	const char *path = inst->cfg.control_socket;
+	struct sockaddr_un sa;
+	int rc = make_addr(path, &sa, err);
+	if (rc)
+		return rc;
+	memcpy(c->path, sa.sun_path, sizeof(c->path));
+	char dir[sizeof(c->path)];
+	memcpy(dir, sa.sun_path, sizeof(dir));
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		mkdir(dir, 0755); /* may exist */
+	}
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return slnf_errorf(err, errno, inst->cfg.file, "control.socket", "socket: %s",
+				   strerror(errno));
+	unlink(path);
+	if (bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(c->fd, 8) < 0) {
+		rc = slnf_errorf(err, errno, inst->cfg.file, "control.socket", "cannot listen on %s: %s",
+				 path, strerror(errno));
+		close(c->fd);
+		c->fd = -1;
+		return rc;
+	}
+	chmod(path, 0660);
+	c->running = 1;
+	rc = pthread_create(&c->thread, NULL, control_thread, c);
+	if (rc) {
+		c->running = 0;
+		close(c->fd);
+		c->fd = -1;
+		return slnf_errorf(err, rc, NULL, NULL, "control thread: %s", strerror(rc));
+	}
+	return 0;
+}
+
+void slnf_control_stop(struct slnf_control *c)
+{
+	if (c->fd < 0)
+		return;
+	if (c->running) {
+		__atomic_store_n(&c->running, 0, __ATOMIC_RELAXED);
+		pthread_join(c->thread, NULL);
+	}
+	close(c->fd);
+	unlink(c->path);
+	c->fd = -1;
+}
+
+int slnf_control_request(const char *path, const char *cmd, struct slnf_error *err)
+{
+	struct sockaddr_un sa;
+	int rc = make_addr(path, &sa, err);
+	if (rc)
+		return rc;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return slnf_errorf(err, errno, NULL, NULL, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = slnf_errorf(err, errno, NULL, NULL,
+				 "cannot connect to %s: %s (is slnfd running with this config?)", path,
+				 strerror(errno));
+		close(fd);
+		return rc;
+	}
+	char line[80];
+	snprintf(line, sizeof(line), "%s\n", cmd);
+	rc = write_all(fd, line, strlen(line));
+	char buf[65536];
+	ssize_t n;
+	while (!rc) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		if (poll(&pfd, 1, 5000) <= 0) {
+			rc = slnf_errorf(err, ETIMEDOUT, NULL, NULL, "no answer from %s within 5 s", path);
+			break;
+		}
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		fwrite(buf, 1, (size_t)n, stdout);
+	}
+	close(fd);
+	return rc;
+}
