@@ -47,3 +47,6 @@ test: build
 
 clean:
 	rm -rf $(BUILD)
+
+bench: build
+	$(SUDO) SLNFD=$(abspath $(BUILD))/slnfd $(PYTHON) bench/forward.py

@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""
+forward.py - forwarding benchmark: slnfd (filter + router chain) against Linux
+kernel forwarding, measured side by side in one run on the same topology.
+
+    client ns --veth-- gateway ns --veth-- server ns
+
+For each gateway (kernel, slnfd on af_packet ports, slnfd on af_xdp ports) it
+runs, ROUNDS times interleaved so machine noise hits every gateway alike:
+  - UDP: iperf3 -u with 18-byte payloads (64-byte frames), unlimited rate:
+    packets per second received by the server;
+  - TCP: iperf3 bulk transfer: Gbit/s received.
+It prints the median of each and the ratio to the kernel. Absolute numbers
+depend on the machine; the ratios are the result. Not a test: nothing here
+passes or fails on speed.
+
+Usage: sudo bench/forward.py [--rounds N] [--seconds S]
+"""
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
+import topo  # noqa: E402
+
+GATEWAYS = [("kernel", "kernel", "af_packet"), ("slnfd af_packet", "slnfd", "af_packet"),
+            ("slnfd af_xdp", "slnfd", "af_xdp")]
+
+
+def iperf(t, udp, seconds):
+    srv = t.spawn(t.ns_server, ["iperf3", "-s", "-1", "-B", t.server_ip],
+                  stdout=topo.subprocess.DEVNULL, stderr=topo.subprocess.DEVNULL)
+    try:
+        cmd = ["iperf3", "-c", t.server_ip, "-t", str(seconds), "-J", "--connect-timeout", "3000"]
+        if udp:
+            cmd += ["-u", "-l", "18", "-b", "0"]
+        for attempt in range(20):  # the server may take a moment to listen
+            r = topo.run(cmd, ns=t.ns_client, check=False, timeout=seconds + 30)
+            if r.returncode == 0:
+                break
+            topo.time.sleep(0.2)
+        else:
+            raise topo.CommandError(f"iperf3 failed: {r.stdout[-500:]} {r.stderr[-500:]}")
+        end = json.loads(r.stdout)["end"]
+        if udp:
+            s = end["sum"]
+            return (s["packets"] - s["lost_packets"]) / s["seconds"]
+        return end["sum_received"]["bits_per_second"] / 1e9
+    finally:
+        topo.stop_process(srv)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=4)
+    args = ap.parse_args()
+    results = {name: {"udp_pps": [], "tcp_gbps": [], "eal_ms": []} for name, _, _ in GATEWAYS}
+    for rnd in range(args.rounds):
+        for name, gw, ptype in GATEWAYS:
+            with topo.Topo(port_type=ptype, gateway=gw) as t:
+                topo.assert_ping(t, t.ns_client, t.server_ip, count=2)
+                r = results[name]
+                r["udp_pps"].append(iperf(t, True, args.seconds))
+                r["tcp_gbps"].append(iperf(t, False, args.seconds))
+                if gw == "slnfd":
+                    r["eal_ms"].append(t.stats()["eal_init_ms"])
+            print(f"round {rnd + 1}/{args.rounds} {name}: udp {r['udp_pps'][-1]:.0f} pps, "
+                  f"tcp {r['tcp_gbps'][-1]:.2f} Gbit/s", flush=True)
+    base = {k: statistics.median(results["kernel"][k]) for k in ("udp_pps", "tcp_gbps")}
+    print()
+    print(f"{'gateway':18} {'UDP 64B pps':>12} {'vs kernel':>10} {'TCP Gbit/s':>11} "
+          f"{'vs kernel':>10} {'EAL init ms':>12}")
+    for name, _, _ in GATEWAYS:
+        r = results[name]
+        udp, tcp = statistics.median(r["udp_pps"]), statistics.median(r["tcp_gbps"])
+        eal = f"{statistics.median(r['eal_ms']):.0f}" if r["eal_ms"] else "-"
+        print(f"{name:18} {udp:12.0f} {udp / base['udp_pps']:10.2f} {tcp:11.2f} "
+              f"{tcp / base['tcp_gbps']:10.2f} {eal:>12}")
+
+
+if __name__ == "__main__":
+    main()
