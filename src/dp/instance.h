@@ -18,11 +18,10 @@
 #include "slnf/counters.h"
 #include "slnf/store.h"
 #include "dp/chain.h"
+#include "dp/classify.h"
 #include "dp/host.h"
 #include "dp/neigh.h"
 
-#define SLNF_NO_TENANT 0xffff
-#define SLNF_VLAN_IDS 4096
 
 struct slnf_port_counters {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
@@ -50,8 +49,7 @@ struct slnf_instance {
 	struct slnf_neigh_table neigh;
 	struct slnf_store *store;
 	struct slnf_chain *chains[SLNF_MAX_TENANTS];
-	/* tenant index by [port][vlan id], vlan 0 = untagged */
-	uint16_t (*tenant_of)[SLNF_VLAN_IDS];
+	struct slnf_classifier *classifier;
 	struct slnf_worker *workers;
 	unsigned n_workers;
 	volatile bool stop;

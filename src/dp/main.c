@@ -56,28 +56,6 @@ static int fail(int status, const struct slnf_error *err)
 	return status;
 }
 
-/* tenant_of[port][vlan] from each tenant's match. */
-static int build_classifier(struct slnf_instance *inst, struct slnf_error *err)
-{
-	const struct slnf_config *cfg = &inst->cfg;
-	inst->tenant_of = calloc(SLNF_MAX_PORTS, sizeof(*inst->tenant_of));
-	if (!inst->tenant_of)
-		return slnf_errorf(err, ENOMEM, NULL, NULL, "out of memory");
-	for (unsigned p = 0; p < SLNF_MAX_PORTS; p++)
-		for (unsigned v = 0; v < SLNF_VLAN_IDS; v++)
-			inst->tenant_of[p][v] = SLNF_NO_TENANT;
-	for (unsigned t = 0; t < cfg->n_tenants; t++) {
-		const struct slnf_tenant_config *tc = &cfg->tenants[t];
-		for (unsigned i = 0; i < tc->n_ports; i++) {
-			if (!tc->n_vlans)
-				inst->tenant_of[tc->ports[i]][0] = (uint16_t)t;
-			for (unsigned v = 0; v < tc->n_vlans; v++)
-				inst->tenant_of[tc->ports[i]][tc->vlans[v]] = (uint16_t)t;
-		}
-	}
-	return 0;
-}
-
 static int setup(struct slnf_instance *inst, struct slnf_error *err)
 {
 	struct slnf_config *cfg = &inst->cfg;
@@ -100,7 +78,9 @@ static int setup(struct slnf_instance *inst, struct slnf_error *err)
 	if (rc)
 		return rc;
 	slnf_host_init(&inst->host, cfg, inst->macs);
-	rc = build_classifier(inst, err);
+	inst->classifier = slnf_classifier_create(cfg);
+	if (!inst->classifier)
+		return slnf_errorf(err, ENOMEM, NULL, NULL, "out of memory for the classifier");
 	for (unsigned t = 0; t < cfg->n_tenants && !rc; t++)
 		rc = slnf_chain_create(cfg, t, &inst->chains[t], err);
 	if (rc)
@@ -124,7 +104,7 @@ static void teardown(struct slnf_instance *inst)
 		slnf_store_close(inst->store);
 	slnf_neigh_fini(&inst->neigh);
 	free(inst->workers);
-	free(inst->tenant_of);
+	slnf_classifier_destroy(inst->classifier);
 }
 
 static int run_workers(struct slnf_instance *inst)

@@ -199,9 +199,7 @@ static void handle_burst(struct slnf_worker *w, struct tx_batch *tx, uint16_t po
 				drop(w, m, port, why);
 			continue;
 		}
-		uint16_t t = inst->tenant_of[port][p->vlan];
-		if (t == SLNF_NO_TENANT && p->vlan)
-			t = inst->tenant_of[port][0];
+		uint16_t t = slnf_classify(inst->classifier, port, p->vlan);
 		if (t == SLNF_NO_TENANT) {
 			drop(w, m, port, SLNF_DROP_NO_TENANT);
 			continue;
