@@ -1,12 +1,678 @@
-/* test_chain.c - placeholder, being written. */
+/*
+ * test_chain.c - the chain runner, driven by two small NFs defined here.
+ *
+ * "t_count" is a per-flow packet counter kept in the store: prepare() asks
+ * for each flow's record once per burst, process() queues one write per
+ * packet (put-if-absent for a new flow, CAS on the version otherwise) and
+ * denies every packet to port deny_port. "t_mark" follows it, remembers
+ * which packets reached it and counts them with INCR. Together they show
+ * the runner's rules: one store batch per NF phase, state that persists
+ * across bursts, dropped packets hidden from later NFs, and packets whose
+ * writes fail dropped with the right reason. Chains are built from config
+ * text through slnf_config_parse, as slnfd builds them.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-static void placeholder(void **state) { (void)state; skip(); }
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dp/chain.h"
+#include "testutil.h"
+
+#define T_COUNT_ID 0xfff0
+#define T_MARK_ID 0xfff1
+#define TENANT_ID 42
+
+/* ---- t_count ---- */
+
+struct count_ctx {
+	uint32_t tenant_id;
+	unsigned deny_port;
+	atomic_uint packets, denied, read_errors;
+};
+
+/* Runs at the start of t_count's process(), between its read and write
+ * batches: a test uses it to play another instance writing the same flow. */
+static void (*count_hook)(void);
+static atomic_uint count_destroyed;
+
+static int count_create(const struct slnf_nf_env *env, json_t *params, void **ctx,
+			struct slnf_error *err)
+{
+	const char *key;
+	json_t *v;
+	unsigned deny = 0;
+	json_object_foreach(params, key, v) {
+		if (!strcmp(key, "nf"))
+			continue;
+		if (strcmp(key, "deny_port") || !json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > 65535) {
+			char field[128];
+			snprintf(field, sizeof(field), "%s.%s", env->field, key);
+			return slnf_errorf(err, EINVAL, env->cfg->file, field, "bad parameter");
+		}
+		deny = (unsigned)json_integer_value(v);
+	}
+	struct count_ctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->tenant_id = env->cfg->tenants[env->tenant].id;
+	c->deny_port = deny;
+	*ctx = c;
+	return 0;
+}
+
+static void count_destroy(void *ctx)
+{
+	atomic_fetch_add(&count_destroyed, 1);
+	free(ctx);
+}
+
+static void flow_store_key(uint32_t tenant_id, const struct slnf_pkt *p, struct slnf_store_key *k)
+{
+	slnf_store_key_init(k, tenant_id, T_COUNT_ID, &p->key, sizeof(p->key));
+}
+
+static bool count_denied(const struct count_ctx *c, const struct slnf_pkt *p)
+{
+	return c->deny_port && p->key.dst_port == c->deny_port;
+}
+
+static void count_prepare(void *ctx, struct slnf_burst *b, struct slnf_state_batch *reads)
+{
+	struct count_ctx *c = ctx;
+	for (uint16_t i = 0; i < b->n; i++) {
+		struct slnf_pkt *p = b->pkts[i];
+		if (count_denied(c, p))
+			continue;
+		/* One read per flow and burst: later packets share it. */
+		for (uint16_t j = 0; j < i; j++) {
+			struct slnf_pkt *q = b->pkts[j];
+			if (q->state_req >= 0 && !memcmp(&q->key, &p->key, sizeof(p->key))) {
+				p->state_req = q->state_req;
+				break;
+			}
+		}
+		if (p->state_req >= 0)
+			continue;
+		struct slnf_store_key k;
+		flow_store_key(c->tenant_id, p, &k);
+		slnf_state_get(reads, b, i, &k);
+	}
+}
+
+static void count_process(void *ctx, struct slnf_burst *b, struct slnf_state_batch *reads,
+			  struct slnf_state_batch *writes)
+{
+	struct count_ctx *c = ctx;
+	uint16_t queued[SLNF_CHAIN_REQS_MAX] = {0};
+	if (count_hook)
+		count_hook();
+	for (uint16_t i = 0; i < b->n; i++) {
+		struct slnf_pkt *p = b->pkts[i];
+		if (count_denied(c, p)) {
+			atomic_fetch_add(&c->denied, 1);
+			slnf_pkt_drop(p, SLNF_DROP_FILTER_DENY);
+			continue;
+		}
+		if (p->state_req < 0) {
+			slnf_pkt_drop(p, SLNF_DROP_STORE_ERROR);
+			continue;
+		}
+		const struct slnf_store_op *rd = &reads->reqs[p->state_req].op;
+		if (rd->status && rd->status != -ENOENT) {
+			/* Fail closed: without the record nothing is known. */
+			atomic_fetch_add(&c->read_errors, 1);
+			slnf_pkt_drop(p, SLNF_DROP_STORE_ERROR);
+			continue;
+		}
+		/* Writes of one batch apply in order, so the k-th packet of a
+		 * flow in this burst expects the version the (k-1)-th made. */
+		uint16_t k = queued[p->state_req]++;
+		uint64_t count = k + 1, version = k;
+		if (rd->status == 0) {
+			uint64_t base;
+			memcpy(&base, rd->val, sizeof(base));
+			count += base;
+			version += rd->version;
+		}
+		struct slnf_store_key key;
+		flow_store_key(c->tenant_id, p, &key);
+		bool create = rd->status == -ENOENT && k == 0;
+		struct slnf_store_op *wr = slnf_state_write(
+			writes, i, create ? SLNF_STORE_PUT_IF_ABSENT : SLNF_STORE_CAS, &key);
+		if (!wr) {
+			slnf_pkt_drop(p, SLNF_DROP_STORE_ERROR);
+			continue;
+		}
+		wr->version = version;
+		wr->val_len = sizeof(count);
+		memcpy(wr->val, &count, sizeof(count));
+		atomic_fetch_add(&c->packets, 1);
+	}
+}
+
+static void count_stats(void *ctx, json_t *obj)
+{
+	struct count_ctx *c = ctx;
+	json_object_set_new(obj, "packets", json_integer(atomic_load(&c->packets)));
+	json_object_set_new(obj, "denied", json_integer(atomic_load(&c->denied)));
+	json_object_set_new(obj, "read_errors", json_integer(atomic_load(&c->read_errors)));
+}
+
+static const struct slnf_nf_type t_count = {
+	.name = "t_count",
+	.id = T_COUNT_ID,
+	.summary = "test: per-flow packet counter in the store",
+	.create = count_create,
+	.destroy = count_destroy,
+	.prepare = count_prepare,
+	.process = count_process,
+	.stats = count_stats,
+};
+SLNF_NF_REGISTER(t_count)
+
+/* ---- t_mark ---- */
+
+struct mark_ctx {
+	uint32_t tenant_id;
+	atomic_uint seen, seen_denied_port, calls;
+};
+
+static int mark_create(const struct slnf_nf_env *env, json_t *params, void **ctx,
+		       struct slnf_error *err)
+{
+	struct mark_ctx *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->tenant_id = env->cfg->tenants[env->tenant].id;
+	*ctx = m;
+	return 0;
+}
+
+static void mark_process(void *ctx, struct slnf_burst *b, struct slnf_state_batch *reads,
+			 struct slnf_state_batch *writes)
+{
+	struct mark_ctx *m = ctx;
+	struct slnf_store_key k;
+	slnf_store_key_init(&k, m->tenant_id, T_MARK_ID, "seen", 4);
+	atomic_fetch_add(&m->calls, 1);
+	for (uint16_t i = 0; i < b->n; i++) {
+		struct slnf_pkt *p = b->pkts[i];
+		assert_int_equal(p->verdict, SLNF_VERDICT_FORWARD);
+		assert_int_equal(p->state_req, -1);
+		atomic_fetch_add(&m->seen, 1);
+		if (p->key.dst_port == 9)
+			atomic_fetch_add(&m->seen_denied_port, 1);
+		struct slnf_store_op *op = slnf_state_write(writes, i, SLNF_STORE_INCR, &k);
+		if (op)
+			op->delta = 1;
+	}
+}
+
+static void mark_stats(void *ctx, json_t *obj)
+{
+	struct mark_ctx *m = ctx;
+	json_object_set_new(obj, "seen", json_integer(atomic_load(&m->seen)));
+}
+
+static const struct slnf_nf_type t_mark = {
+	.name = "t_mark",
+	.id = T_MARK_ID,
+	.summary = "test: sees what the chain forwards, counts it with INCR",
+	.create = mark_create,
+	.destroy = free,
+	.process = mark_process,
+	.stats = mark_stats,
+};
+SLNF_NF_REGISTER(t_mark)
+
+/* ---- fixture ---- */
+
+struct fx {
+	struct slnf_config cfg;
+	struct slnf_store *store;
+	struct slnf_chain *chain;
+	struct slnf_chain_scratch *scratch;
+	struct slnf_pkt pkts[SLNF_BURST_MAX];
+	struct slnf_burst burst;
+};
+
+static const char *config_text(const char *chain)
+{
+	static char buf[2048];
+	snprintf(buf, sizeof(buf),
+		 "{ \"name\": \"chaintest\","
+		 "  \"store\": { \"backend\": \"local\", \"capacity\": 1024 },"
+		 "  \"ports\": [ { \"name\": \"p0\", \"type\": \"null\" } ],"
+		 "  \"tenants\": [ { \"name\": \"t\", \"id\": %d,"
+		 "                   \"match\": { \"ports\": [\"p0\"] },"
+		 "                   \"chain\": %s } ] }",
+		 TENANT_ID, chain);
+	return buf;
+}
+
+static void parse_config(struct fx *f, const char *chain)
+{
+	struct slnf_error err = {{0}};
+	int rc = slnf_config_parse(config_text(chain), "chain.json", &f->cfg, &err);
+	if (rc < 0)
+		fail_msg("config: %s", err.msg);
+}
+
+static struct fx *fx_new(const char *chain, uint32_t capacity)
+{
+	slnf_test_eal();
+	struct fx *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	f->scratch = calloc(1, sizeof(*f->scratch));
+	assert_non_null(f->scratch);
+	parse_config(f, chain);
+	struct slnf_store_config sc = f->cfg.store;
+	if (capacity)
+		sc.capacity = capacity;
+	struct slnf_error err = {{0}};
+	if (slnf_store_open(&sc, &f->store, &err) < 0)
+		fail_msg("store: %s", err.msg);
+	if (slnf_chain_create(&f->cfg, 0, &f->chain, &err) < 0)
+		fail_msg("chain: %s", err.msg);
+	return f;
+}
+
+static void fx_free_pkts(struct fx *f)
+{
+	for (unsigned i = 0; i < f->burst.n; i++)
+		rte_pktmbuf_free(f->pkts[i].m);
+	f->burst.n = 0;
+}
+
+static void fx_free(struct fx *f)
+{
+	fx_free_pkts(f);
+	slnf_chain_destroy(f->chain);
+	slnf_store_close(f->store);
+	slnf_config_free(&f->cfg);
+	free(f->scratch);
+	free(f);
+}
+
+/* Add a UDP packet of flow 10.0.0.<src>:<sport> -> 10.0.1.1:<dport>. */
+static void add_pkt(struct fx *f, unsigned src, uint16_t sport, uint16_t dport)
+{
+	assert_true(f->burst.n < SLNF_BURST_MAX);
+	struct slnf_pkt *p = &f->pkts[f->burst.n];
+	struct rte_mbuf *m = slnf_test_ipv4(IPPROTO_UDP, slnf_test_ip("10.0.0.0") + src,
+					    slnf_test_ip("10.0.1.1"), sport, dport, 64, 0);
+	slnf_test_parse(p, m);
+	p->tenant = 0;
+	f->burst.pkts[f->burst.n++] = p;
+}
+
+static void reset_verdicts(struct fx *f)
+{
+	for (unsigned i = 0; i < f->burst.n; i++) {
+		f->pkts[i].verdict = SLNF_VERDICT_FORWARD;
+		f->pkts[i].drop_reason = SLNF_DROP_NONE;
+	}
+}
+
+static void run(struct fx *f)
+{
+	slnf_chain_run(f->chain, &f->burst, f->store, f->scratch);
+}
+
+static struct slnf_store_stats store_stats(struct fx *f)
+{
+	struct slnf_store_stats st;
+	slnf_store_stats(f->store, &st);
+	return st;
+}
+
+/* The stored count of the flow packet i belongs to, or -1 when absent. */
+static int64_t flow_count(struct fx *f, unsigned i, uint64_t *version)
+{
+	struct slnf_store_key k;
+	flow_store_key(TENANT_ID, &f->pkts[i], &k);
+	struct slnf_store_op op;
+	slnf_store_op_init(&op, SLNF_STORE_GET, &k);
+	assert_int_equal(slnf_store_exec(f->store, &op, 1), 0);
+	if (op.status)
+		return -1;
+	uint64_t n;
+	memcpy(&n, op.val, sizeof(n));
+	if (version)
+		*version = op.version;
+	return (int64_t)n;
+}
+
+static int64_t marked(struct fx *f)
+{
+	struct slnf_store_key k;
+	slnf_store_key_init(&k, TENANT_ID, T_MARK_ID, "seen", 4);
+	struct slnf_store_op op;
+	slnf_store_op_init(&op, SLNF_STORE_GET, &k);
+	assert_int_equal(slnf_store_exec(f->store, &op, 1), 0);
+	return op.status ? -1 : op.counter;
+}
+
+#define CHAIN_BOTH "[ { \"nf\": \"t_count\", \"deny_port\": 9 }, { \"nf\": \"t_mark\" } ]"
+#define CHAIN_COUNT "[ { \"nf\": \"t_count\" } ]"
+
+/* ---- tests ---- */
+
+static void test_batches_and_persistence(void **state)
+{
+	struct fx *f = fx_new(CHAIN_BOTH, 0);
+	/* 4 flows x 8 packets, interleaved. */
+	for (unsigned i = 0; i < 32; i++)
+		add_pkt(f, 1 + i % 4, 1000, 80);
+	struct slnf_store_stats st0 = store_stats(f);
+	run(f);
+	struct slnf_store_stats st1 = store_stats(f);
+	for (unsigned i = 0; i < 32; i++)
+		assert_int_equal(f->pkts[i].verdict, SLNF_VERDICT_FORWARD);
+	/* t_count: one read batch (4 GETs) and one write batch (32);
+	 * t_mark: no reads, one write batch (32 INCRs). */
+	assert_int_equal(st1.batches - st0.batches, 3);
+	assert_int_equal(st1.ops - st0.ops, 4 + 32 + 32);
+	for (unsigned i = 0; i < 4; i++) {
+		uint64_t v;
+		assert_int_equal(flow_count(f, i, &v), 8);
+		assert_int_equal(v, 8);
+	}
+	assert_int_equal(marked(f), 32);
+	assert_int_equal(st1.entries, 5);
+
+	/* A second burst carries on from the stored records. */
+	fx_free_pkts(f);
+	for (unsigned i = 0; i < 6; i++)
+		add_pkt(f, 1 + i % 2, 1000, 80);
+	st1 = store_stats(f); /* the checks above were batches too */
+	run(f);
+	struct slnf_store_stats st2 = store_stats(f);
+	assert_int_equal(st2.batches - st1.batches, 3);
+	assert_int_equal(flow_count(f, 0, NULL), 11);
+	assert_int_equal(flow_count(f, 1, NULL), 11);
+	assert_int_equal(marked(f), 38);
+	assert_int_equal(st2.entries, 5);
+	fx_free(f);
+}
+
+static void test_dropped_hidden_from_next(void **state)
+{
+	struct fx *f = fx_new(CHAIN_BOTH, 0);
+	for (unsigned i = 0; i < 10; i++)
+		add_pkt(f, 1 + i % 2, 2000 + i % 2, i % 2 ? 9 : 53);
+	run(f);
+	for (unsigned i = 0; i < 10; i++) {
+		if (i % 2) {
+			assert_int_equal(f->pkts[i].verdict, SLNF_VERDICT_DROP);
+			assert_int_equal(f->pkts[i].drop_reason, SLNF_DROP_FILTER_DENY);
+		} else {
+			assert_int_equal(f->pkts[i].verdict, SLNF_VERDICT_FORWARD);
+		}
+	}
+	struct mark_ctx *m = f->chain->ctx[1];
+	assert_int_equal(atomic_load(&m->seen), 5);
+	assert_int_equal(atomic_load(&m->seen_denied_port), 0);
+	assert_int_equal(flow_count(f, 0, NULL), 5);
+	assert_int_equal(flow_count(f, 1, NULL), -1); /* denied flows leave no state */
+	assert_int_equal(marked(f), 5);
+
+	/* When every packet is dropped, later NFs are not called at all and
+	 * the store sees no batch for them. */
+	fx_free_pkts(f);
+	for (unsigned i = 0; i < 4; i++)
+		add_pkt(f, 3, 3000, 9);
+	unsigned calls = atomic_load(&m->calls);
+	struct slnf_store_stats st0 = store_stats(f);
+	run(f);
+	struct slnf_store_stats st1 = store_stats(f);
+	assert_int_equal(atomic_load(&m->calls), calls);
+	assert_int_equal(st1.batches, st0.batches);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(f->pkts[i].drop_reason, SLNF_DROP_FILTER_DENY);
+
+	/* Packets dropped before the chain (by the data path) are not shown
+	 * to any NF. */
+	fx_free_pkts(f);
+	add_pkt(f, 4, 4000, 80);
+	add_pkt(f, 5, 4000, 80);
+	slnf_pkt_drop(&f->pkts[0], SLNF_DROP_NO_TENANT);
+	run(f);
+	assert_int_equal(f->pkts[0].drop_reason, SLNF_DROP_NO_TENANT);
+	assert_int_equal(f->pkts[1].verdict, SLNF_VERDICT_FORWARD);
+	assert_int_equal(flow_count(f, 0, NULL), -1);
+	assert_int_equal(flow_count(f, 1, NULL), 1);
+	fx_free(f);
+}
+
+static void test_write_full_store(void **state)
+{
+	/* Room for three flows; the fourth cannot be written. */
+	struct fx *f = fx_new(CHAIN_COUNT, 3);
+	for (unsigned i = 0; i < 8; i++)
+		add_pkt(f, 1 + i % 4, 1000, 80);
+	run(f);
+	for (unsigned i = 0; i < 8; i++) {
+		if (i % 4 == 3) {
+			assert_int_equal(f->pkts[i].verdict, SLNF_VERDICT_DROP);
+			assert_int_equal(f->pkts[i].drop_reason, SLNF_DROP_STORE_ERROR);
+		} else {
+			assert_int_equal(f->pkts[i].verdict, SLNF_VERDICT_FORWARD);
+		}
+	}
+	assert_int_equal(flow_count(f, 0, NULL), 2);
+	assert_int_equal(flow_count(f, 3, NULL), -1);
+	struct slnf_store_stats st = store_stats(f);
+	assert_int_equal(st.full, 1);
+	assert_int_equal(st.entries, 3);
+	fx_free(f);
+}
+
+static struct fx *hook_fx;
+static int hook_opcode;
+
+/* Another instance writes the flow of packet 0 between our read and our
+ * write. */
+static void interfere(void)
+{
+	struct slnf_store_key k;
+	flow_store_key(TENANT_ID, &hook_fx->pkts[0], &k);
+	struct slnf_store_op op;
+	slnf_store_op_init(&op, (enum slnf_store_opcode)hook_opcode, &k);
+	uint64_t n = 100;
+	op.val_len = sizeof(n);
+	memcpy(op.val, &n, sizeof(n));
+	assert_int_equal(slnf_store_exec(hook_fx->store, &op, 1), 0);
+	assert_int_equal(op.status, 0);
+}
+
+static void test_write_conflicts(void **state)
+{
+	struct fx *f = fx_new(CHAIN_COUNT, 0);
+	hook_fx = f;
+
+	/* Creation race: the other instance creates the record first; our
+	 * put-if-absent loses and the packet is dropped as a conflict. */
+	add_pkt(f, 1, 1000, 80);
+	add_pkt(f, 2, 1000, 80);
+	hook_opcode = SLNF_STORE_PUT_IF_ABSENT;
+	count_hook = interfere;
+	run(f);
+	count_hook = NULL;
+	assert_int_equal(f->pkts[0].verdict, SLNF_VERDICT_DROP);
+	assert_int_equal(f->pkts[0].drop_reason, SLNF_DROP_STORE_CONFLICT);
+	assert_int_equal(f->pkts[1].verdict, SLNF_VERDICT_FORWARD);
+	assert_int_equal(flow_count(f, 0, NULL), 100); /* the winner's record */
+
+	/* Update race: our CAS carries a stale version. */
+	reset_verdicts(f);
+	hook_opcode = SLNF_STORE_PUT;
+	count_hook = interfere;
+	run(f);
+	count_hook = NULL;
+	assert_int_equal(f->pkts[0].drop_reason, SLNF_DROP_STORE_CONFLICT);
+	assert_int_equal(f->pkts[1].verdict, SLNF_VERDICT_FORWARD);
+	assert_int_equal(flow_count(f, 1, NULL), 2);
+
+	/* Without interference the next burst goes through. */
+	reset_verdicts(f);
+	run(f);
+	assert_int_equal(f->pkts[0].verdict, SLNF_VERDICT_FORWARD);
+	assert_int_equal(f->pkts[1].verdict, SLNF_VERDICT_FORWARD);
+	assert_int_equal(flow_count(f, 0, NULL), 101);
+	assert_int_equal(flow_count(f, 1, NULL), 3);
+	fx_free(f);
+	hook_fx = NULL;
+}
+
+static void test_store_unreachable(void **state)
+{
+	struct fx *f = fx_new(CHAIN_BOTH, 0);
+	add_pkt(f, 1, 1000, 80);
+	add_pkt(f, 2, 1000, 9);
+	/* No store: reads come back -EIO, process() still runs and applies
+	 * the NF's policy (t_count fails closed). */
+	slnf_chain_run(f->chain, &f->burst, NULL, f->scratch);
+	struct count_ctx *c = f->chain->ctx[0];
+	assert_int_equal(atomic_load(&c->read_errors), 1);
+	assert_int_equal(f->pkts[0].drop_reason, SLNF_DROP_STORE_ERROR);
+	assert_int_equal(f->pkts[1].drop_reason, SLNF_DROP_FILTER_DENY);
+	fx_free(f);
+}
+
+static void test_write_failure_without_store(void **state)
+{
+	/* t_mark writes without reading: with no store its INCRs are not
+	 * acknowledged, so its packets are dropped (write before forward). */
+	struct fx *f = fx_new("[ { \"nf\": \"t_mark\" } ]", 0);
+	add_pkt(f, 1, 1000, 80);
+	add_pkt(f, 2, 1000, 80);
+	slnf_chain_run(f->chain, &f->burst, NULL, f->scratch);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(f->pkts[i].verdict, SLNF_VERDICT_DROP);
+		assert_int_equal(f->pkts[i].drop_reason, SLNF_DROP_STORE_ERROR);
+	}
+	fx_free(f);
+}
+
+static void test_stats_json(void **state)
+{
+	struct fx *f = fx_new(CHAIN_BOTH, 0);
+	add_pkt(f, 1, 1000, 80);
+	add_pkt(f, 1, 1000, 9);
+	run(f);
+	json_t *arr = json_array();
+	slnf_chain_stats(f->chain, arr);
+	assert_int_equal(json_array_size(arr), 2);
+	json_t *a = json_array_get(arr, 0), *b = json_array_get(arr, 1);
+	assert_string_equal(json_string_value(json_object_get(a, "nf")), "t_count");
+	assert_int_equal(json_integer_value(json_object_get(a, "packets")), 1);
+	assert_int_equal(json_integer_value(json_object_get(a, "denied")), 1);
+	assert_string_equal(json_string_value(json_object_get(b, "nf")), "t_mark");
+	assert_int_equal(json_integer_value(json_object_get(b, "seen")), 1);
+	json_decref(arr);
+	fx_free(f);
+}
+
+static void test_unknown_nf(void **state)
+{
+	struct fx f = {0};
+	parse_config(&f, "[ { \"nf\": \"t_count\" }, { \"nf\": \"nosuch\" } ]");
+	struct slnf_error err = {{0}};
+	struct slnf_chain *c = (struct slnf_chain *)0x1;
+	unsigned destroyed = atomic_load(&count_destroyed);
+	assert_true(slnf_chain_create(&f.cfg, 0, &c, &err) < 0);
+	assert_null(c);
+	assert_non_null(strstr(err.msg, "chain.json"));
+	assert_non_null(strstr(err.msg, "tenants[0].chain[1].nf"));
+	assert_non_null(strstr(err.msg, "unknown network function 'nosuch' (available: "));
+	assert_non_null(strstr(err.msg, "t_count"));
+	assert_non_null(strstr(err.msg, "t_mark"));
+	/* The NF created before the bad one was torn down. */
+	assert_int_equal(atomic_load(&count_destroyed), destroyed + 1);
+	slnf_config_free(&f.cfg);
+
+	/* An NF's own parameter error comes back as it wrote it. */
+	struct fx g = {0};
+	parse_config(&g, "[ { \"nf\": \"t_mark\" }, { \"nf\": \"t_count\", \"deny\": 1 } ]");
+	assert_true(slnf_chain_create(&g.cfg, 0, &c, &err) < 0);
+	assert_non_null(strstr(err.msg, "tenants[0].chain[1].deny"));
+	slnf_config_free(&g.cfg);
+
+	assert_true(slnf_chain_create(&g.cfg, 5, &c, &err) < 0);
+}
+
+static void test_registry(void **state)
+{
+	assert_ptr_equal(slnf_nf_find("t_count"), &t_count);
+	assert_ptr_equal(slnf_nf_find("t_mark"), &t_mark);
+	assert_null(slnf_nf_find("nosuch"));
+	/* Iteration is in name order and ends with NULL. */
+	const struct slnf_nf_type *prev = NULL, *t;
+	unsigned i, found = 0;
+	for (i = 0; (t = slnf_nf_at(i)); i++) {
+		if (prev)
+			assert_true(strcmp(prev->name, t->name) < 0);
+		found += t == &t_count || t == &t_mark;
+		prev = t;
+	}
+	assert_int_equal(found, 2);
+	assert_null(slnf_nf_at(i + 1));
+}
+
+static void test_state_helpers(void **state)
+{
+	struct slnf_pkt p[2];
+	memset(p, 0, sizeof(p));
+	p[0].state_req = p[1].state_req = -1;
+	struct slnf_burst b = {.n = 2, .pkts = {&p[0], &p[1]}};
+	struct slnf_state_req reqs[3];
+	struct slnf_state_batch rd = {.reqs = reqs, .cap = 3};
+	struct slnf_store_key k;
+	slnf_store_key_init(&k, 1, 2, "k", 1);
+	assert_non_null(slnf_state_get(&rd, &b, 1, &k));
+	assert_non_null(slnf_state_get(&rd, &b, 1, &k));
+	assert_int_equal(p[1].state_req, 0); /* the first request it made */
+	struct slnf_store_op *op = slnf_state_get(&rd, &b, 0, &k);
+	assert_non_null(op);
+	assert_int_equal(p[0].state_req, 2);
+	assert_int_equal(op->opcode, SLNF_STORE_GET);
+	assert_memory_equal(&op->key, &k, sizeof(k));
+	assert_int_equal(reqs[2].pkt, 0);
+	assert_null(slnf_state_get(&rd, &b, 0, &k)); /* full */
+	assert_null(slnf_state_get(&rd, &b, 7, &k)); /* no such packet */
+
+	struct slnf_state_batch wr = {.reqs = reqs, .cap = 1};
+	op = slnf_state_write(&wr, 1, SLNF_STORE_CAS, &k);
+	assert_non_null(op);
+	assert_int_equal(op->opcode, SLNF_STORE_CAS);
+	assert_int_equal(reqs[0].pkt, 1);
+	assert_null(slnf_state_write(&wr, 0, SLNF_STORE_PUT, &k));
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(placeholder)};
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_registry),
+		cmocka_unit_test(test_state_helpers),
+		cmocka_unit_test(test_batches_and_persistence),
+		cmocka_unit_test(test_dropped_hidden_from_next),
+		cmocka_unit_test(test_write_full_store),
+		cmocka_unit_test(test_write_conflicts),
+		cmocka_unit_test(test_store_unreachable),
+		cmocka_unit_test(test_write_failure_without_store),
+		cmocka_unit_test(test_stats_json),
+		cmocka_unit_test(test_unknown_nf),
+	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
