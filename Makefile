@@ -13,7 +13,7 @@ DEB_PKGS := gcc meson ninja-build pkg-config dpdk dpdk-dev libdpdk-dev \
 	libbpf-dev python3 python3-pytest python3-scapy iproute2 iputils-ping curl \
 	ethtool iperf3 procps
 
-.PHONY: all deps build run test unit integration bench clean
+.PHONY: all deps build run test unit unit-asan integration bench clean
 
 all: build
 
@@ -38,6 +38,12 @@ run: build
 
 unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs
+
+# The unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer.
+unit-asan: deps
+	[ -f $(BUILD)-asan/build.ninja ] || meson setup $(BUILD)-asan -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C $(BUILD)-asan
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C $(BUILD)-asan --suite unit --print-errorlogs
 
 integration: build
 	$(SUDO) SLNFD=$(abspath $(BUILD))/slnfd $(PYTHON) -m pytest -v -p no:cacheprovider tests/integration
