@@ -30,7 +30,7 @@ struct rte_mempool *slnf_test_eal(void)
 		return pool;
 	char prefix[64];
 	snprintf(prefix, sizeof(prefix), "--file-prefix=slnf-unit-%d", (int)getpid());
-	char *argv[] = {"test", "--no-huge", "-m", "128", "--no-pci", "--no-shconf",
+	char *argv[] = {"test", "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
 			prefix, "-l", "0", "--log-level", "error", NULL};
 	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
 	if (rte_eal_init(argc, argv) < 0) {

@@ -1,0 +1,210 @@
+/*
+ * params.c - reading NF parameters with messages that name the field.
+ *
+ * See params.h. Each getter checks one member's JSON type and syntax and,
+ * on failure, writes "file: path.key: reason" through slnf_errorf, where
+ * file is the config file of the NF's environment. The wording follows the
+ * config parser's ("unknown key (expected one of ...)", "must be a string"),
+ * so a mistake in an NF element reads like one anywhere else in the file.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nf/params.h"
+
+static const char *env_file(const struct slnf_nf_env *env)
+{
+	return env && env->cfg ? env->cfg->file : NULL;
+}
+
+int slnf_params_fail(const struct slnf_nf_env *env, struct slnf_error *err, int code,
+		     const char *path, const char *fmt, ...)
+{
+	char reason[SLNF_ERROR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	return slnf_errorf(err, code, env_file(env), path, "%s", reason);
+}
+
+static void member_path(char out[SLNF_PARAMS_PATH_MAX], const char *path, const char *key);
+
+int slnf_params_fail_at(const struct slnf_nf_env *env, struct slnf_error *err, int code,
+			const char *path, const char *key, const char *fmt, ...)
+{
+	char reason[SLNF_ERROR_MAX], field[SLNF_PARAMS_PATH_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	member_path(field, path, key);
+	return slnf_errorf(err, code, env_file(env), field, "%s", reason);
+}
+
+static void member_path(char out[SLNF_PARAMS_PATH_MAX], const char *path, const char *key)
+{
+	snprintf(out, SLNF_PARAMS_PATH_MAX, "%s%s%s", path ? path : "", path && *path ? "." : "",
+		 key);
+}
+
+static bool in_list(const char *const words[], const char *word, unsigned *index)
+{
+	for (unsigned i = 0; words[i]; i++) {
+		if (!strcmp(words[i], word)) {
+			if (index)
+				*index = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* "a, b or c" */
+static const char *word_list(char *buf, size_t size, const char *const words[])
+{
+	size_t pos = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; words[i] && pos < size; i++) {
+		const char *sep = i == 0 ? "" : words[i + 1] ? ", " : " or ";
+		int n = snprintf(buf + pos, size - pos, "%s%s", sep, words[i]);
+
+		if (n < 0)
+			break;
+		pos += (size_t)n;
+	}
+	return buf;
+}
+
+int slnf_params_check_keys(const struct slnf_nf_env *env, const char *path, json_t *obj,
+			   const char *const keys[], struct slnf_error *err)
+{
+	char field[SLNF_PARAMS_PATH_MAX], list[256];
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(obj, key, v) {
+		if (in_list(keys, key, NULL))
+			continue;
+		member_path(field, path, key);
+		return slnf_params_fail(env, err, EINVAL, field, "unknown key (expected one of %s)",
+					word_list(list, sizeof(list), keys));
+	}
+	return 0;
+}
+
+/* obj.key checked against type: 1 present, 0 absent and optional, <0 error. */
+static int member(const struct slnf_nf_env *env, const char *path, json_t *obj, const char *key,
+		  bool required, json_type type, const char *what, json_t **out,
+		  struct slnf_error *err)
+{
+	char field[SLNF_PARAMS_PATH_MAX];
+	json_t *v = json_object_get(obj, key);
+
+	*out = v;
+	if (!v && !required)
+		return 0;
+	member_path(field, path, key);
+	if (!v)
+		return slnf_params_fail(env, err, EINVAL, field, "missing (required)");
+	if (json_typeof(v) != type)
+		return slnf_params_fail(env, err, EINVAL, field, "must be %s", what);
+	return 1;
+}
+
+int slnf_params_string(const struct slnf_nf_env *env, const char *path, json_t *obj,
+		       const char *key, bool required, const char **out, struct slnf_error *err)
+{
+	json_t *v;
+	int rc = member(env, path, obj, key, required, JSON_STRING, "a string", &v, err);
+
+	*out = rc > 0 ? json_string_value(v) : NULL;
+	return rc;
+}
+
+int slnf_params_array(const struct slnf_nf_env *env, const char *path, json_t *obj,
+		      const char *key, bool required, json_t **out, struct slnf_error *err)
+{
+	return member(env, path, obj, key, required, JSON_ARRAY, "an array", out, err);
+}
+
+int slnf_params_word(const struct slnf_nf_env *env, const char *path, json_t *obj,
+		     const char *key, bool required, const char *const words[], unsigned *out,
+		     struct slnf_error *err)
+{
+	char field[SLNF_PARAMS_PATH_MAX], list[256];
+	const char *s;
+	int rc = slnf_params_string(env, path, obj, key, required, &s, err);
+
+	if (rc <= 0 || in_list(words, s, out))
+		return rc;
+	member_path(field, path, key);
+	return slnf_params_fail(env, err, EINVAL, field, "\"%s\" is not one of %s", s,
+				word_list(list, sizeof(list), words));
+}
+
+void slnf_params_format_prefix(char out[20], uint32_t addr, uint8_t len)
+{
+	snprintf(out, 20, "%u.%u.%u.%u/%u", addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff,
+		 addr & 0xff, len);
+}
+
+int slnf_params_prefix(const struct slnf_nf_env *env, const char *path, json_t *obj,
+		       const char *key, bool required, struct slnf_ipv4_prefix *out,
+		       struct slnf_error *err)
+{
+	char field[SLNF_PARAMS_PATH_MAX], net[20];
+	const char *s;
+	int rc = slnf_params_string(env, path, obj, key, required, &s, err);
+	uint32_t mask;
+
+	if (rc <= 0)
+		return rc;
+	member_path(field, path, key);
+	if (slnf_parse_prefix(s, out))
+		return slnf_params_fail(env, err, EINVAL, field,
+					"bad prefix \"%s\" (expected a.b.c.d/len, len 0-32)", s);
+	mask = slnf_prefix_mask(out->len);
+	if (out->addr & ~mask) {
+		slnf_params_format_prefix(net, out->addr & mask, out->len);
+		return slnf_params_fail(env, err, EINVAL, field,
+					"bad prefix \"%s\": bits set past /%u (did you mean %s?)", s,
+					out->len, net);
+	}
+	return 1;
+}
+
+int slnf_params_element(const struct slnf_nf_env *env, const char *path, const char *key,
+			json_t *array, size_t i, const char *const keys[],
+			char elem_path[SLNF_PARAMS_PATH_MAX], json_t **out, struct slnf_error *err)
+{
+	json_t *v = json_array_get(array, i);
+	char index[24];
+
+	snprintf(index, sizeof(index), "%s[%zu]", key, i);
+	member_path(elem_path, path, index);
+	*out = v;
+	if (!json_is_object(v))
+		return slnf_params_fail(env, err, EINVAL, elem_path, "must be an object");
+	return slnf_params_check_keys(env, elem_path, v, keys, err);
+}
+
+void slnf_params_object_name(char *out, size_t size, const char *kind,
+			     const struct slnf_nf_env *env)
+{
+	static atomic_uint seq;
+
+	snprintf(out, size, "slnf_%s_%u_%u_%u", kind, env->tenant, env->position,
+		 atomic_fetch_add_explicit(&seq, 1, memory_order_relaxed));
+}
+
+void slnf_counter_report(json_t *obj, const char *name, const _Atomic uint64_t *c)
+{
+	if (obj)
+		json_object_set_new(obj, name, json_integer((json_int_t)slnf_counter_read(c)));
+}

@@ -1,0 +1,99 @@
+/*
+ * params.h - what the stateless NFs share to read their JSON parameters
+ * and keep their counters.
+ *
+ * An NF's parameters arrive as the whole chain element object. Every getter
+ * here takes the JSON path of the object it reads ("tenants[0].chain[1]" or
+ * "tenants[0].chain[1].rules[3]") and fails with "file: path.key: reason",
+ * so each NF's create() reads as a list of fields with no message plumbing.
+ * Getters return 1 when the member was present and valid, 0 when it is
+ * absent and optional, or a negative errno with err filled.
+ *
+ * Counters live in the NF context, shared by all workers: each worker adds
+ * its per-burst totals with one relaxed atomic add per counter.
+ */
+#ifndef SLNF_NF_PARAMS_H
+#define SLNF_NF_PARAMS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "slnf/config.h"
+#include "slnf/error.h"
+#include "slnf/nf.h"
+
+/* Longest JSON path an NF builds for its messages. */
+#define SLNF_PARAMS_PATH_MAX 192
+
+/* Fail with "file: path: reason" (reason printf-style). Returns -code. */
+int slnf_params_fail(const struct slnf_nf_env *env, struct slnf_error *err, int code,
+		     const char *path, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* The same for the member key of the object at path ("path.key"). */
+int slnf_params_fail_at(const struct slnf_nf_env *env, struct slnf_error *err, int code,
+			const char *path, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+/* Every member of obj must be named in keys (NULL-terminated). */
+int slnf_params_check_keys(const struct slnf_nf_env *env, const char *path, json_t *obj,
+			   const char *const keys[], struct slnf_error *err);
+
+/* obj.key as a string. */
+int slnf_params_string(const struct slnf_nf_env *env, const char *path, json_t *obj,
+		       const char *key, bool required, const char **out, struct slnf_error *err);
+
+/* obj.key as an array. */
+int slnf_params_array(const struct slnf_nf_env *env, const char *path, json_t *obj,
+		      const char *key, bool required, json_t **out, struct slnf_error *err);
+
+/* obj.key as one of words (NULL-terminated); *out is its index. */
+int slnf_params_word(const struct slnf_nf_env *env, const char *path, json_t *obj,
+		     const char *key, bool required, const char *const words[], unsigned *out,
+		     struct slnf_error *err);
+
+/* obj.key as "a.b.c.d/len" or "a.b.c.d" (/32) with no bits set past len. */
+int slnf_params_prefix(const struct slnf_nf_env *env, const char *path, json_t *obj,
+		       const char *key, bool required, struct slnf_ipv4_prefix *out,
+		       struct slnf_error *err);
+
+/* Element i of the array at path.key as an object whose keys are checked
+ * against keys; writes its path ("path.key[i]") to elem_path. */
+int slnf_params_element(const struct slnf_nf_env *env, const char *path, const char *key,
+			json_t *array, size_t i, const char *const keys[],
+			char elem_path[SLNF_PARAMS_PATH_MAX], json_t **out, struct slnf_error *err);
+
+/* "a.b.c.d/len" of a host-order prefix. */
+void slnf_params_format_prefix(char out[20], uint32_t addr, uint8_t len);
+
+/* Network mask of a prefix length, host order (len 0 -> 0). */
+static inline uint32_t slnf_prefix_mask(uint8_t len)
+{
+	return len ? ~(uint32_t)0 << (32 - len) : 0;
+}
+
+/* A name no other DPDK object of this process has, for the tables
+ * (rte_lpm, rte_acl) of one NF instance: "slnf_<kind>_<tenant>_<pos>_<seq>".
+ * DPDK looks these up by name, and a config reload builds the new chain
+ * while the old one still runs. */
+void slnf_params_object_name(char *out, size_t size, const char *kind,
+			     const struct slnf_nf_env *env);
+
+static inline void slnf_counter_add(_Atomic uint64_t *c, uint64_t n)
+{
+	if (n)
+		atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static inline uint64_t slnf_counter_read(const _Atomic uint64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* obj.name = the counter's value (obj may be NULL). */
+void slnf_counter_report(json_t *obj, const char *name, const _Atomic uint64_t *c);
+
+#endif
