@@ -19,6 +19,7 @@
 #ifndef SLNF_NF_H
 #define SLNF_NF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -51,6 +52,9 @@ struct slnf_nf_env {
 	unsigned tenant;    /* index in cfg->tenants */
 	unsigned position;  /* index in the tenant's chain */
 	const char *field;  /* "tenants[0].chain[1]" for error messages */
+	bool check_only;    /* validate only: EAL may not be running, so create()
+			       must not build DPDK objects; the context it returns
+			       is only passed to destroy() */
 };
 
 struct slnf_nf_type {

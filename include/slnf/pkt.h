@@ -52,7 +52,10 @@ struct slnf_pkt {
 	uint16_t l3_len;   /* IPv4 total length */
 	uint8_t flags;     /* SLNF_PKT_F_* */
 	uint8_t verdict;   /* enum slnf_verdict */
-	uint8_t drop_reason; /* enum slnf_drop_reason when verdict is DROP */
+	uint8_t drop_reason; /* enum slnf_drop_reason when verdict is DROP. With
+				FORWARD and non-zero: this packet is an ICMP error
+				that replaced a packet dropped for this reason; the
+				drop is counted, then the ICMP error transmitted */
 	uint16_t tenant;   /* tenant index in the config */
 	uint16_t out_port; /* egress port index; SLNF_PORT_NONE until chosen */
 	uint32_t next_hop; /* host order IPv4 next hop for ARP; 0 = not chosen */

@@ -39,8 +39,8 @@ static void list_nf_names(char *buf, size_t size)
 		snprintf(buf, size, "none");
 }
 
-int slnf_chain_create(const struct slnf_config *cfg, unsigned tenant, struct slnf_chain **out,
-		      struct slnf_error *err)
+static int chain_build(const struct slnf_config *cfg, unsigned tenant, bool check_only,
+		       struct slnf_chain **out, struct slnf_error *err)
 {
 	*out = NULL;
 	if (tenant >= cfg->n_tenants)
@@ -77,6 +77,7 @@ int slnf_chain_create(const struct slnf_config *cfg, unsigned tenant, struct sln
 		if (t->create) {
 			struct slnf_nf_env env = {
 				.cfg = cfg, .tenant = tenant, .position = i, .field = field,
+				.check_only = check_only,
 			};
 			int rc = t->create(&env, e->params, &ctx, err);
 			if (rc < 0) {
@@ -89,6 +90,24 @@ int slnf_chain_create(const struct slnf_config *cfg, unsigned tenant, struct sln
 		c->n++;
 	}
 	*out = c;
+	return 0;
+}
+
+int slnf_chain_create(const struct slnf_config *cfg, unsigned tenant, struct slnf_chain **out,
+		      struct slnf_error *err)
+{
+	return chain_build(cfg, tenant, false, out, err);
+}
+
+int slnf_chain_check(const struct slnf_config *cfg, struct slnf_error *err)
+{
+	for (unsigned t = 0; t < cfg->n_tenants; t++) {
+		struct slnf_chain *c = NULL;
+		int rc = chain_build(cfg, t, true, &c, err);
+		if (rc < 0)
+			return rc;
+		slnf_chain_destroy(c);
+	}
 	return 0;
 }
 

@@ -35,6 +35,10 @@ int slnf_chain_create(const struct slnf_config *cfg, unsigned tenant, struct sln
 		      struct slnf_error *err);
 void slnf_chain_destroy(struct slnf_chain *c);
 
+/* Validate every tenant's chain (NF names and parameters) without DPDK:
+ * the NFs run create() with check_only set. 0 or the first error. */
+int slnf_chain_check(const struct slnf_config *cfg, struct slnf_error *err);
+
 /* Run b through c. Afterwards every packet's verdict is final. */
 void slnf_chain_run(struct slnf_chain *c, struct slnf_burst *b, struct slnf_store *store,
 		    struct slnf_chain_scratch *s);

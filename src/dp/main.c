@@ -208,6 +208,8 @@ int main(int argc, char **argv)
 	}
 	static struct slnf_instance inst;
 	int rc = slnf_config_load(file, &inst.cfg, &err);
+	if (!rc && !stats)
+		rc = slnf_chain_check(&inst.cfg, &err);
 	if (rc) {
 		slnf_config_free(&inst.cfg);
 		return fail(2, &err);

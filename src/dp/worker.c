@@ -221,10 +221,13 @@ static void handle_burst(struct slnf_worker *w, struct tx_batch *tx, uint16_t po
 		slnf_chain_run(inst->chains[tenants_seen[k]], b, inst->store, &w->scratch);
 		for (uint16_t i = 0; i < b->n; i++) {
 			struct slnf_pkt *p = b->pkts[i];
-			if (p->verdict == SLNF_VERDICT_DROP)
+			if (p->verdict == SLNF_VERDICT_DROP) {
 				drop(w, p->m, p->in_port, p->drop_reason);
-			else
-				output(w, tx, p, now);
+				continue;
+			}
+			if (p->drop_reason != SLNF_DROP_NONE) /* answered with ICMP */
+				count_drop(w, p->in_port, p->drop_reason);
+			output(w, tx, p, now);
 		}
 	}
 }

@@ -329,7 +329,7 @@ static int parse_rules(struct filter *f, const struct slnf_nf_env *env, json_t *
 		if (rc < 0)
 			break;
 	}
-	if (rc >= 0)
+	if (rc >= 0 && !env->check_only)
 		rc = build_acl(f, env, ars, err);
 	free(ars);
 	return rc;
@@ -344,7 +344,7 @@ static void filter_destroy(void *ctx)
 	rte_acl_free(f->acl);
 	free(f->rules);
 	free(f->hits);
-	rte_free(f);
+	free(f);
 }
 
 static int filter_create(const struct slnf_nf_env *env, json_t *params, void **ctx,
@@ -361,9 +361,10 @@ static int filter_create(const struct slnf_nf_env *env, json_t *params, void **c
 	rc = slnf_params_word(env, env->field, params, "default", false, action_words, &def, err);
 	if (rc < 0)
 		return rc;
-	f = rte_zmalloc("slnf_filter", sizeof(*f), RTE_CACHE_LINE_SIZE);
+	f = aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL(sizeof(*f), RTE_CACHE_LINE_SIZE));
 	if (!f)
 		return slnf_params_fail(env, err, ENOMEM, env->field, "out of memory");
+	memset(f, 0, sizeof(*f));
 	f->default_action = (uint8_t)def;
 	rc = parse_rules(f, env, params, err);
 	if (rc < 0) {

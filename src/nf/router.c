@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_byteorder.h>
@@ -254,7 +255,7 @@ static void router_destroy(void *ctx)
 	if (!r)
 		return;
 	rte_lpm_free(r->lpm);
-	rte_free(r);
+	free(r);
 }
 
 static int router_create(const struct slnf_nf_env *env, json_t *params, void **ctx,
@@ -268,9 +269,10 @@ static int router_create(const struct slnf_nf_env *env, json_t *params, void **c
 	rc = slnf_params_check_keys(env, env->field, params, keys, err);
 	if (rc < 0)
 		return rc;
-	r = rte_zmalloc("slnf_router", sizeof(*r), RTE_CACHE_LINE_SIZE);
+	r = aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL(sizeof(*r), RTE_CACHE_LINE_SIZE));
 	if (!r)
 		return slnf_params_fail(env, err, ENOMEM, env->field, "out of memory");
+	memset(r, 0, sizeof(*r));
 	r->default_route = ROUTE_NONE;
 	for (unsigned i = 0; i < cfg->n_ports && i < SLNF_MAX_PORTS; i++)
 		r->port_addr[i] = cfg->ports[i].n_addrs ? cfg->ports[i].addrs[0].addr : 0;
@@ -278,7 +280,7 @@ static int router_create(const struct slnf_nf_env *env, json_t *params, void **c
 	rc = parse_routes(r, env, params, err);
 	if (rc == 0)
 		rc = add_connected(r, env, err);
-	if (rc == 0)
+	if (rc == 0 && !env->check_only)
 		rc = build_lpm(r, env, err);
 	if (rc < 0) {
 		router_destroy(r);
@@ -323,6 +325,7 @@ static void reject(const struct router *r, struct slnf_pkt *p, uint8_t type, uin
 		return;
 	}
 	set_hop(p, rt, dst);
+	p->drop_reason = (uint8_t)reason; /* the original is counted as dropped */
 	tally->icmp_sent++;
 }
 

@@ -63,7 +63,9 @@ static inline int nftest_create_at(struct nftest *t, unsigned tenant, unsigned p
 				   struct slnf_error *err)
 {
 	const struct slnf_chain_entry *ce = &t->cfg.tenants[tenant].chain[pos];
-	struct slnf_nf_env env = { &t->cfg, tenant, pos, ce->field };
+	struct slnf_nf_env env = {
+		.cfg = &t->cfg, .tenant = tenant, .position = pos, .field = ce->field,
+	};
 
 	t->type = slnf_nf_find(ce->nf);
 	assert_non_null(t->type);

@@ -172,6 +172,9 @@ static void test_ttl_exceeded(void **state)
 	assert_icmp_error(b, SLNF_ICMP_TIME_EXCEEDED, 0, "10.10.2.1", "10.10.2.8", orig_b,
 			  sizeof(orig_b));
 	assert_forwarded(b, NFTEST_WAN, "10.10.2.8");
+	/* the originals count as dropped; the ICMP errors go out */
+	assert_int_equal(a->drop_reason, SLNF_DROP_TTL_EXCEEDED);
+	assert_int_equal(b->drop_reason, SLNF_DROP_TTL_EXCEEDED);
 
 	st = nftest_stats(t);
 	assert_int_equal(nftest_stat(st, "ttl_exceeded"), 2);
@@ -195,6 +198,7 @@ static void test_no_route(void **state)
 	assert_icmp_error(a, SLNF_ICMP_DEST_UNREACH, SLNF_ICMP_NET_UNREACH, "10.10.1.1",
 			  "10.10.1.5", orig, sizeof(orig));
 	assert_forwarded(a, NFTEST_LAN, "10.10.1.5");
+	assert_int_equal(a->drop_reason, SLNF_DROP_NO_ROUTE);
 	st = nftest_stats(t);
 	assert_int_equal(nftest_stat(st, "no_route"), 1);
 	assert_int_equal(nftest_stat(st, "icmp_sent"), 1);
