@@ -493,7 +493,7 @@ static void check_host_prefix(struct ctx *c, const json_t *v, const char *field,
 		     "'%s' is not an address with prefix length (expected e.g. 10.0.0.1/24)", s);
 		return;
 	}
-	host = out->len ? ~0u >> out->len : ~0u;
+	host = out->len == 0 ? ~0u : out->len >= 32 ? 0 : ~0u >> out->len;
 	if (out->len == 0)
 		fail(c, field, "'%s': prefix length must be 1..32", s);
 	else if (!unicast_ipv4(out->addr))
