@@ -66,9 +66,23 @@ struct slnf_store_op {
 	uint8_t val[SLNF_STORE_VAL_MAX];
 };
 
+#define SLNF_STORE_MAX_NODES 16
+
 struct slnf_store_config {
-	char backend[32];  /* "local" (default here), later "shm", "redis" ... */
-	uint32_t capacity; /* maximum records */
+	char backend[32];  /* "local", "shm", "redis", "redis-cluster" */
+	uint32_t capacity; /* maximum records (local, shm) */
+	char shm_name[64]; /* shm: name of the shared table (a file in /dev/shm) */
+	struct {
+		char host[64];          /* redis: server address (default 127.0.0.1) */
+		uint16_t port;          /* redis: TCP port (default 6379) */
+		char unix_path[108];    /* redis: Unix socket; when set, host/port unused */
+		char nodes[SLNF_STORE_MAX_NODES][72]; /* redis-cluster: seed "host:port" */
+		unsigned n_nodes;
+		uint32_t timeout_ms;    /* every wait on the server is bounded by this */
+		uint32_t wait_replicas; /* durability: WAIT for this many replicas on
+					   state-creating writes (0 = asynchronous) */
+		uint32_t wait_timeout_ms; /* WAIT's timeout */
+	} redis;
 };
 
 struct slnf_store_stats {

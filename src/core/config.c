@@ -237,6 +237,11 @@ static bool name_char(unsigned char ch)
 	       ch == '_' || ch == '-';
 }
 
+static bool host_char(unsigned char ch)
+{
+	return name_char(ch) || ch == '.';
+}
+
 static bool ifname_char(unsigned char ch)
 {
 	return ch > ' ' && ch < 0x7f && ch != '/' && ch != ':' && ch != ',';
@@ -271,6 +276,7 @@ static const struct text_rule socket_rule = {sizeof(((struct sockaddr_un *)0)->s
 					     path_char, "printable characters except ','"};
 static const struct text_rule lcores_rule = {63, lcore_char, "digits, '-' and ','"};
 static const struct text_rule pci_rule = {63, pci_char, "hex digits, ':' and '.'"};
+static const struct text_rule host_rule = {63, host_char, "letters, digits, '.', '_' and '-'"};
 
 /* ---- getters: one member of an object ---- */
 
@@ -657,11 +663,14 @@ static void parse_control(struct ctx *c, const struct obj *top, struct slnf_conf
 		 sizeof(cfg->control_socket));
 }
 
-static const char *const store_keys[] = {"backend", "capacity", NULL};
+static const char *const store_keys[] = {"backend", "capacity", "shm", "redis", NULL};
+static const char *const store_shm_keys[] = {"name", NULL};
+static const char *const store_redis_keys[] = {"host",	     "port",	      "unix",
+					       "nodes",	     "timeout_ms",    "wait_replicas",
+					       "wait_timeout_ms", NULL};
 /* The store backends this build can open: the one list to extend when a
- * backend is added. The design's other backends get a clearer message. */
-static const char *const store_backends[] = {"local", NULL};
-static const char *const store_planned[] = {"shm", "redis", "redis-cluster", NULL};
+ * backend is added. */
+static const char *const store_backends[] = {"local", "shm", "redis", "redis-cluster", NULL};
 
 static void check_store_backend(struct ctx *c, const char *field, const char *b)
 {
@@ -670,17 +679,62 @@ static void check_store_backend(struct ctx *c, const char *field, const char *b)
 	if (word_index(store_backends, b) >= 0)
 		return;
 	word_list(list, sizeof(list), store_backends);
-	if (word_index(store_planned, b) >= 0)
-		fail(c, field, "store backend '%s' is not available in this build (available: %s)",
-		     b, list);
-	else
-		fail(c, field, "unknown store backend '%s' (expected one of %s)", b, list);
+	fail(c, field, "unknown store backend '%s' (expected one of %s)", b, list);
+}
+
+/* "host:port" with a port of 1..65535. */
+static void check_node(struct ctx *c, const char *field, const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port = colon ? strtol(colon + 1, &end, 10) : 0;
+
+	if (!colon || colon == s || *end || port < 1 || port > 65535)
+		fail(c, field, "'%s' is not host:port", s);
+}
+
+static void parse_store_redis(struct ctx *c, const struct obj *store, struct slnf_config *cfg)
+{
+	char path[PATH_LEN], field[PATH_LEN];
+	struct obj o;
+	json_t *nodes;
+	unsigned port;
+
+	get_object(c, store, "redis", store_redis_keys, &o);
+	get_text(c, &o, "host", "127.0.0.1", &host_rule, cfg->store.redis.host,
+		 sizeof(cfg->store.redis.host));
+	get_uint(c, &o, "port", 1, 65535, 6379, &port);
+	cfg->store.redis.port = (uint16_t)port;
+	get_text(c, &o, "unix", NULL, &socket_rule, cfg->store.redis.unix_path,
+		 sizeof(cfg->store.redis.unix_path));
+	get_uint(c, &o, "timeout_ms", 1, 60000, 200, &cfg->store.redis.timeout_ms);
+	get_uint(c, &o, "wait_replicas", 0, 16, 0, &cfg->store.redis.wait_replicas);
+	get_uint(c, &o, "wait_timeout_ms", 1, 60000, 100, &cfg->store.redis.wait_timeout_ms);
+	size_t n = get_array(c, &o, "nodes", 0, SLNF_STORE_MAX_NODES, &nodes, path);
+	for (size_t i = 0; i < n && !c->rc; i++) {
+		json_t *v = json_array_get(nodes, i);
+		pathf(field, sizeof(field), "%s[%zu]", path, i);
+		if (!expect(c, v, field, JSON_STRING))
+			break;
+		if (strlen(json_string_value(v)) >= sizeof(cfg->store.redis.nodes[0])) {
+			fail(c, field, "longer than %zu characters", sizeof(cfg->store.redis.nodes[0]) - 1);
+			break;
+		}
+		check_node(c, field, json_string_value(v));
+		snprintf(cfg->store.redis.nodes[i], sizeof(cfg->store.redis.nodes[i]), "%s",
+			 json_string_value(v));
+		cfg->store.redis.n_nodes = (unsigned)i + 1;
+	}
+	if (!c->rc && !strcmp(cfg->store.backend, "redis-cluster") && !cfg->store.redis.n_nodes) {
+		pathf(field, sizeof(field), "%s.nodes", o.path);
+		fail(c, field, "redis-cluster needs at least one seed node (\"host:port\")");
+	}
 }
 
 static void parse_store(struct ctx *c, const struct obj *top, struct slnf_config *cfg)
 {
 	char field[PATH_LEN];
-	struct obj o;
+	struct obj o, shm;
 
 	get_object(c, top, "store", store_keys, &o);
 	path_key(field, o.path, "backend");
@@ -688,6 +742,10 @@ static void parse_store(struct ctx *c, const struct obj *top, struct slnf_config
 		     sizeof(cfg->store.backend)))
 		check_store_backend(c, field, cfg->store.backend);
 	get_uint(c, &o, "capacity", 16, 1u << 30, 65536, &cfg->store.capacity);
+	get_object(c, &o, "shm", store_shm_keys, &shm);
+	get_text(c, &shm, "name", "slnf-store", &prefix_rule, cfg->store.shm_name,
+		 sizeof(cfg->store.shm_name));
+	parse_store_redis(c, &o, cfg);
 }
 
 static const char *const port_keys[] = {"name", "type", "iface",   "rx_pcap", "tx_pcap", "pci",

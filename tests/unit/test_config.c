@@ -180,6 +180,13 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg->control_socket, "/run/slnf/t1.sock");
 	assert_string_equal(cfg->store.backend, "local");
 	assert_int_equal(cfg->store.capacity, 65536);
+	assert_string_equal(cfg->store.shm_name, "slnf-store");
+	assert_string_equal(cfg->store.redis.host, "127.0.0.1");
+	assert_int_equal(cfg->store.redis.port, 6379);
+	assert_string_equal(cfg->store.redis.unix_path, "");
+	assert_int_equal(cfg->store.redis.n_nodes, 0);
+	assert_int_equal(cfg->store.redis.timeout_ms, 200);
+	assert_int_equal(cfg->store.redis.wait_replicas, 0);
 	assert_int_equal(cfg->neigh.reachable_s, 30);
 	assert_int_equal(cfg->neigh.max_pending, 16);
 	assert_int_equal(cfg->neigh.n_statics, 0);
@@ -334,10 +341,21 @@ static const struct bad_case bad_cases[] = {
 	  "012345678901234567890123456789012345678901234567890123456789.sock' } }",
 	  "control.socket", "too long (at most 107" },
 	{ "{ 'control': { 'path': '/tmp/x' } }", "control.path", "unknown key" },
-	{ "{ 'store': { 'backend': 'redis' } }", "store.backend",
-	  "store backend 'redis' is not available in this build (available: local)" },
 	{ "{ 'store': { 'backend': 'mongo' } }", "store.backend",
-	  "unknown store backend 'mongo' (expected one of local)" },
+	  "unknown store backend 'mongo' (expected one of local, shm, redis, redis-cluster)" },
+	{ "{ 'store': { 'backend': 'redis-cluster' } }", "store.redis.nodes",
+	  "needs at least one seed node" },
+	{ "{ 'store': { 'redis': { 'nodes': ['10.0.0.1'] } } }", "store.redis.nodes[0]",
+	  "is not host:port" },
+	{ "{ 'store': { 'redis': { 'nodes': ['h:0'] } } }", "store.redis.nodes[0]",
+	  "is not host:port" },
+	{ "{ 'store': { 'redis': { 'port': 0 } } }", "store.redis.port", "expected 1..65535" },
+	{ "{ 'store': { 'redis': { 'timeout_ms': 0 } } }", "store.redis.timeout_ms",
+	  "expected 1..60000" },
+	{ "{ 'store': { 'redis': { 'wait_replicas': 17 } } }", "store.redis.wait_replicas",
+	  "expected 0..16" },
+	{ "{ 'store': { 'redis': { 'hosts': 'x' } } }", "store.redis.hosts", "unknown key" },
+	{ "{ 'store': { 'shm': { 'name': 'a/b' } } }", "store.shm.name", "contains '/'" },
 	{ "{ 'store': { 'capacity': 15 } }", "store.capacity", "expected 16..1073741824" },
 	{ "{ 'store': { 'capacity': 1073741825 } }", "store.capacity", "out of range" },
 	/* neighbours */
