@@ -1,12 +1,12 @@
 /*
- * test_store.c - the state store conformance suite.
+ * store_conformance.c - the state store conformance suite.
  *
- * Every rule of store.h is checked here against every backend listed in
- * backends[] (today only "local"; shm and redis join the list when they
- * exist), so all backends are held to one contract: opcodes, versions,
- * TTL expiry, creation and update races between threads, large batches,
- * a full store, and key namespacing. Waits are bounded: TTL tests poll
- * with short sleeps and give up after a second or two.
+ * Every rule of store.h is checked here; each backend's test program
+ * (test_store_<backend>.c) runs the suite against its own store config, so
+ * all backends are held to one contract: opcodes, versions, TTL expiry,
+ * creation and update races between threads, large batches, a full store,
+ * and key namespacing. Waits are bounded: TTL tests poll with short sleeps
+ * and give up after a second or two.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,10 +23,8 @@
 #include <unistd.h>
 
 #include "slnf/store.h"
+#include "store_conformance.h"
 #include "testutil.h"
-
-static const char *const backends[] = {"local"};
-#define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
 #define TENANT 7
 #define NF_ID 3
@@ -36,12 +34,16 @@ struct fixture {
 	struct slnf_store *s;
 };
 
-static struct fixture fixtures[N_BACKENDS];
+static struct fixture fixture;
+static struct slnf_conformance conf; /* what the backend under test is */
 
 static struct slnf_store *open_store(const char *backend, uint32_t capacity)
 {
-	struct slnf_store_config cfg = {.capacity = capacity};
+	struct slnf_store_config cfg = conf.config;
+	cfg.capacity = capacity;
 	snprintf(cfg.backend, sizeof(cfg.backend), "%s", backend);
+	if (conf.before_open)
+		conf.before_open(&cfg);
 	struct slnf_store *s = NULL;
 	struct slnf_error err = {{0}};
 	int rc = slnf_store_open(&cfg, &s, &err);
@@ -549,8 +551,7 @@ static void test_unknown_backend(void **state)
 	assert_null(s);
 	assert_non_null(strstr(err.msg, "store.backend"));
 	assert_non_null(strstr(err.msg, "'nosuch'"));
-	for (unsigned i = 0; i < N_BACKENDS; i++)
-		assert_non_null(strstr(err.msg, backends[i]));
+	assert_non_null(strstr(err.msg, conf.config.backend));
 	assert_non_null(slnf_store_backend_find("local"));
 	assert_null(slnf_store_backend_find("nosuch"));
 }
@@ -776,24 +777,28 @@ static const struct test_def defs[] = {
 };
 #define N_DEFS (sizeof(defs) / sizeof(defs[0]))
 
-int main(void)
+int slnf_conformance_run(const struct slnf_conformance *c)
 {
-	static struct CMUnitTest tests[N_DEFS * N_BACKENDS + 1];
-	static char names[N_DEFS * N_BACKENDS][64];
+	static struct CMUnitTest tests[N_DEFS + 1];
+	static char names[N_DEFS][64];
 	unsigned n = 0;
-	for (unsigned b = 0; b < N_BACKENDS; b++) {
-		fixtures[b].backend = backends[b];
-		for (unsigned i = 0; i < N_DEFS; i++, n++) {
-			snprintf(names[n], sizeof(names[n]), "%s/%s", backends[b], defs[i].name);
-			tests[n] = (struct CMUnitTest){
-				.name = names[n],
-				.test_func = defs[i].fn,
-				.setup_func = setup,
-				.teardown_func = teardown,
-				.initial_state = &fixtures[b],
-			};
-		}
+	conf = *c;
+	fixture.backend = conf.config.backend;
+	for (unsigned i = 0; i < N_DEFS; i++) {
+		bool capacity_test = defs[i].fn == test_capacity_full ||
+				     defs[i].fn == test_capacity_expired;
+		bool reclaim_test = defs[i].fn == test_ttl_reclaim;
+		if ((capacity_test && !conf.has_capacity) || (reclaim_test && !conf.counts_expired))
+			continue;
+		snprintf(names[n], sizeof(names[n]), "%s/%s", fixture.backend, defs[i].name);
+		tests[n++] = (struct CMUnitTest){
+			.name = names[n - 1],
+			.test_func = defs[i].fn,
+			.setup_func = setup,
+			.teardown_func = teardown,
+			.initial_state = &fixture,
+		};
 	}
 	tests[n++] = (struct CMUnitTest){.name = "unknown_backend", .test_func = test_unknown_backend};
-	return _cmocka_run_group_tests("store", tests, n, NULL, NULL);
+	return _cmocka_run_group_tests(fixture.backend, tests, n, NULL, NULL);
 }
