@@ -61,17 +61,19 @@ static int start_one(struct slnf_instance *inst, unsigned i, struct slnf_error *
 					   "port '%s': queue %u setup failed: %s", pc->name, q,
 					   rte_strerror(-rc));
 	}
-	if (pc->mac[0]) {
-		struct rte_ether_addr mac;
-		if (rte_ether_unformat_addr(pc->mac, &mac) == 0)
-			rte_eth_dev_default_mac_addr_set(pid, &mac);
-	}
+	struct rte_ether_addr conf_mac;
+	bool mac_set = pc->mac[0] && rte_ether_unformat_addr(pc->mac, &conf_mac) == 0;
+	if (mac_set && rte_eth_dev_default_mac_addr_set(pid, &conf_mac) != 0)
+		SLNF_INFO("port", "%s: driver cannot set MAC %s; slnfd uses it in software "
+			  "(promiscuous receive, its own L2 filter)", pc->name, pc->mac);
 	rc = rte_eth_dev_start(pid);
 	if (rc)
 		return slnf_errorf(err, -rc, cfg->file, field, "port '%s': start failed: %s",
 				   pc->name, rte_strerror(-rc));
 	rte_eth_promiscuous_enable(pid);
 	rte_eth_macaddr_get(pid, &inst->macs[i]);
+	if (mac_set) /* what the driver could not set, slnfd applies itself */
+		inst->macs[i] = conf_mac;
 	char mac[RTE_ETHER_ADDR_FMT_SIZE];
 	rte_ether_format_addr(mac, sizeof(mac), &inst->macs[i]);
 	SLNF_INFO("port", "%s: %s (%s) up, mac %s, %u queue(s)", pc->name, dev,

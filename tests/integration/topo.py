@@ -17,6 +17,9 @@ gateway="kernel" builds the same topology with Linux forwarding in the gateway
 namespace instead of slnfd: it checks this helper on its own, so that a test
 failure can be blamed on slnfd and not on the topology.
 
+Slnfd runs one slnfd outside any namespace, for the port types that need
+none (pcap, ring, null), with the same start-up wait, stats and clean-up.
+
 Every name carries the pytest PID, so concurrent test runs never touch each
 other and conftest.py can check that a session left nothing behind.
 """
@@ -130,6 +133,107 @@ def read_line_with(proc, needle, timeout):
             break
     raise CommandError(f"no line with {needle!r} after {timeout}s "
                        f"(exit status {proc.poll()}); output:\n{text}")
+
+
+def read_log(path):
+    try:
+        return Path(path).read_text(errors="replace")
+    except (OSError, TypeError):
+        return ""
+
+
+def start_slnfd(config_path, log_path, ns=None, ready_timeout=READY_TIMEOUT):
+    """Start `slnfd -c config_path` (in namespace ns) with its output in
+    log_path; return the process once it logged `ready`. If it does not within
+    ready_timeout, stop it and raise CommandError with its log."""
+    with open(log_path, "w") as log:
+        # `ip netns exec` execs slnfd in place: proc.pid is slnfd's PID
+        proc = subprocess.Popen(in_ns(ns, [slnfd_path(), "-c", str(config_path)]),
+                                stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    LIVE_PROCS[proc.pid] = proc
+    deadline = time.monotonic() + ready_timeout
+    while time.monotonic() < deadline:
+        if READY.search(read_log(log_path)):
+            return proc
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    status = proc.poll()
+    stop_process(proc)
+    raise CommandError(f"slnfd did not log `ready` within {ready_timeout}s "
+                       f"(exit status {status}); log:\n{read_log(log_path)}")
+
+
+def read_stats(config_path, timeout=10):
+    """`slnfd --stats -c config_path` parsed."""
+    r = run([slnfd_path(), "--stats", "-c", str(config_path)], timeout=timeout)
+    try:
+        return json.loads(r.stdout)
+    except ValueError as e:
+        raise CommandError(f"--stats printed no JSON ({e}):\n{r.stdout}\n{r.stderr}")
+
+
+class Slnfd:
+    """One slnfd outside any namespace, for ports that need none (pcap, ring,
+    null). Entering makes a private temporary directory, self.tmp, for the
+    config, control socket, log and the test's own files; leaving stops slnfd
+    by PID (SIGTERM, then SIGKILL) and removes the directory."""
+
+    def __init__(self, ready_timeout=READY_TIMEOUT):
+        self.id = next(_counter)
+        self.name = f"t{os.getpid()}-{self.id}"
+        self.ready_timeout = ready_timeout
+        self.tmp = self.proc = self.config_path = self.log_path = None
+        self.exit_code, self.killed = None, False
+
+    def __enter__(self):
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"slnft{os.getpid()}-"))
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return False
+
+    def config(self, ports, tenants, **extra):
+        """A config with this instance's name and control socket."""
+        return {"name": self.name, "control": {"socket": str(self.tmp / "slnfd.sock")},
+                "ports": ports, "tenants": tenants, **extra}
+
+    def start(self, cfg):
+        self.config_path, self.log_path = self.tmp / "slnfd.json", self.tmp / "slnfd.log"
+        self.config_path.write_text(json.dumps(cfg, indent=2))
+        self.proc = start_slnfd(self.config_path, self.log_path, None, self.ready_timeout)
+
+    def log(self):
+        return read_log(self.log_path)
+
+    def stats(self, timeout=10):
+        return read_stats(self.config_path, timeout)
+
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
+        """Stop slnfd; return its exit code (negative: killed by a signal)."""
+        if self.proc is not None:
+            self.exit_code, self.killed = stop_process(self.proc, sig, timeout)
+            self.proc = None
+        return self.exit_code
+
+    def wait_rx(self, n, timeout=10):
+        """Poll the stats until the ports received n packets in all and the
+        counters hold still; return those stats."""
+        deadline, last = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            s = self.stats()
+            rx = sum(p["rx_packets"] for p in s["ports"])
+            if rx == n and last == s["ports"]:
+                return s
+            last = s["ports"] if rx == n else None
+            time.sleep(0.05)
+        raise CommandError(f"ports received {rx} packets, not {n}, in {timeout}s; "
+                           f"ports: {s['ports']}\nlog:\n{self.log()}")
 
 
 class Topo:
@@ -268,31 +372,10 @@ class Topo:
         self.config_path.write_text(json.dumps(cfg, indent=2))
         self.log_path = self.tmp / "slnfd.log"
         self.exit_code, self.killed = None, False
-        with open(self.log_path, "w") as log:
-            # `ip netns exec` execs slnfd in place: proc.pid is slnfd's PID
-            self.proc = subprocess.Popen(
-                in_ns(self.ns_gw, [slnfd_path(), "-c", str(self.config_path)]),
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
-        LIVE_PROCS[self.proc.pid] = self.proc
-        deadline = time.monotonic() + self.ready_timeout
-        while time.monotonic() < deadline:
-            if READY.search(self.log()):
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        status = self.proc.poll()
-        self.stop()
-        raise CommandError(
-            f"slnfd did not log `ready` within {self.ready_timeout}s "
-            f"(exit status {status}); log:\n{self.log()}")
+        self.proc = start_slnfd(self.config_path, self.log_path, self.ns_gw, self.ready_timeout)
 
     def log(self):
-        try:
-            return self.log_path.read_text(errors="replace")
-        except (OSError, AttributeError):
-            return ""
+        return read_log(self.log_path)
 
     def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
         """Stop slnfd; return its exit code (negative: killed by a signal)."""
@@ -345,11 +428,7 @@ class Topo:
 
     def stats(self, timeout=10):
         """`slnfd --stats -c CONFIG` parsed."""
-        r = run([slnfd_path(), "--stats", "-c", str(self.config_path)], timeout=timeout)
-        try:
-            return json.loads(r.stdout)
-        except ValueError as e:
-            raise CommandError(f"--stats printed no JSON ({e}):\n{r.stdout}\n{r.stderr}")
+        return read_stats(self.config_path, timeout)
 
     def ping(self, ns, dst, count=3, interval=0.2, wait=2, ttl=None, check=True):
         cmd = ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", str(wait)]
