@@ -11,9 +11,9 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PKGS := gcc meson ninja-build pkg-config dpdk dpdk-dev libdpdk-dev \
 	libjansson-dev libcmocka-dev libpcap-dev libbsd-dev libnuma-dev libelf-dev \
 	libbpf-dev python3 python3-pytest python3-scapy iproute2 iputils-ping curl \
-	ethtool iperf3 procps
+	ethtool iperf3 procps redis-server redis-tools libhiredis-dev
 
-.PHONY: all deps build run test unit unit-asan integration bench clean
+.PHONY: all deps build run test unit unit-asan integration bench bench-store clean
 
 all: build
 
@@ -56,3 +56,8 @@ clean:
 
 bench: build
 	$(SUDO) SLNFD=$(abspath $(BUILD))/slnfd $(PYTHON) bench/forward.py
+
+# State store backends: ops/s and batch latency per batch size, with
+# redis-benchmark as the reference (bench/store_bench.c, docs/benchmarks.md).
+bench-store: build
+	$(BUILD)/slnf-store-bench

@@ -3,9 +3,19 @@
  *
  * Every NF sees the burst in two phases with one store round trip between
  * them and one after: prepare() names the records it needs, the runner
- * fetches them all in a single batch, process() decides and queues writes,
- * and the runner flushes those as a single batch. The store therefore sees
- * at most two batches per NF per burst, however many packets there are.
+ * answers what it can from the worker's instance cache and fetches all the
+ * misses in a single batch, process() decides and queues writes, and the
+ * runner flushes those as a single batch. The store therefore sees at most
+ * two batches per NF per burst, however many packets there are, and only
+ * one when every read hit the cache.
+ *
+ * The cache never answers a write. Each store answer refreshes it: fresh
+ * reads and acknowledged writes fill it, a lost PUT_IF_ABSENT or CAS
+ * stores the current record the store returned (so the flow's next packet
+ * works from it), deletes and failed writes drop the key. A stale entry
+ * (another instance wrote the record since) therefore costs one packet,
+ * whose CAS comes back -ESTALE and which is dropped as store_conflict; it
+ * never overwrites newer state.
  *
  * Write before forward: a packet whose write the store did not acknowledge
  * is dropped here, so nothing leaves the instance on the strength of state
@@ -121,19 +131,68 @@ void slnf_chain_destroy(struct slnf_chain *c)
 	free(c);
 }
 
-/* Run the requests of one phase as one store batch, in the scratch ops.
- * Afterwards every op there has its status: slnf_store_exec gives ops it
- * could not finish the batch's error, and no store at all is -EIO. */
-static void run_batch(struct slnf_store *store, const struct slnf_state_batch *batch,
-		      struct slnf_store_op *ops)
+/* Run n ops as one store batch. Afterwards every op has its status:
+ * slnf_store_exec gives ops it could not finish the batch's error, and no
+ * store at all is -EIO. */
+static void store_exec(struct slnf_store *store, struct slnf_store_op *ops, unsigned n)
 {
-	for (unsigned i = 0; i < batch->n; i++) {
-		ops[i] = batch->reqs[i].op;
-		if (!store)
-			ops[i].status = -EIO;
+	if (store) {
+		slnf_store_exec(store, ops, n);
+		return;
 	}
-	if (store)
-		slnf_store_exec(store, ops, batch->n);
+	for (unsigned i = 0; i < n; i++)
+		ops[i].status = -EIO;
+}
+
+/* Fetch the records one NF asked for. GETs the worker's cache holds are
+ * answered from it; the rest go to the store as one batch (no batch at all
+ * when everything hit), and the store's answers refresh the cache. */
+static void fetch_reads(struct slnf_store *store, struct slnf_state_batch *reads,
+			struct slnf_chain_scratch *s, uint64_t now)
+{
+	unsigned n = 0;
+	for (uint16_t r = 0; r < reads->n; r++) {
+		struct slnf_store_op *op = &reads->reqs[r].op;
+		if (s->cache && op->opcode == SLNF_STORE_GET &&
+		    slnf_cache_lookup(s->cache, op, now) == 0)
+			continue;
+		s->miss[n] = r;
+		s->ops[n++] = *op;
+	}
+	if (!n)
+		return;
+	store_exec(store, s->ops, n);
+	for (unsigned i = 0; i < n; i++) {
+		struct slnf_store_op *op = &reads->reqs[s->miss[i]].op;
+		if (s->cache)
+			slnf_cache_update(s->cache, op, &s->ops[i], now);
+		*op = s->ops[i];
+	}
+}
+
+/* Flush one NF's queued writes as one batch, never through the cache; each
+ * answer updates the cache (a lost CAS or PUT_IF_ABSENT stores the current
+ * record it returned). A packet whose write failed is dropped. */
+static void flush_writes(struct slnf_store *store, struct slnf_state_batch *writes,
+			 struct slnf_burst *sb, struct slnf_chain_scratch *s, uint64_t now)
+{
+	for (uint16_t w = 0; w < writes->n; w++)
+		s->ops[w] = writes->reqs[w].op;
+	store_exec(store, s->ops, writes->n);
+	for (uint16_t w = 0; w < writes->n; w++) {
+		int status = s->ops[w].status;
+		uint16_t k = writes->reqs[w].pkt;
+		if (s->cache)
+			slnf_cache_update(s->cache, &writes->reqs[w].op, &s->ops[w], now);
+		writes->reqs[w].op.status = (int16_t)status;
+		if (!status || k >= sb->n)
+			continue;
+		struct slnf_pkt *p = sb->pkts[k];
+		if (p->verdict != SLNF_VERDICT_FORWARD)
+			continue;
+		bool conflict = status == -EEXIST || status == -ESTALE;
+		slnf_pkt_drop(p, conflict ? SLNF_DROP_STORE_CONFLICT : SLNF_DROP_STORE_ERROR);
+	}
 }
 
 void slnf_chain_run(struct slnf_chain *c, struct slnf_burst *b, struct slnf_store *store,
@@ -153,32 +212,18 @@ void slnf_chain_run(struct slnf_chain *c, struct slnf_burst *b, struct slnf_stor
 		if (!sb.n)
 			return;
 
+		/* The clock is read before anything is submitted, so an entry
+		 * a write fills expires no later than the store's record. */
+		uint64_t now = s->cache ? slnf_cache_now_ms() : 0;
 		struct slnf_state_batch reads = {.reqs = s->reads, .cap = SLNF_CHAIN_REQS_MAX};
 		struct slnf_state_batch writes = {.reqs = s->writes, .cap = SLNF_CHAIN_REQS_MAX};
 		if (t->prepare) {
 			t->prepare(c->ctx[i], &sb, &reads);
-			if (reads.n) {
-				run_batch(store, &reads, s->ops);
-				for (uint16_t r = 0; r < reads.n; r++)
-					reads.reqs[r].op = s->ops[r];
-			}
+			fetch_reads(store, &reads, s, now);
 		}
 		t->process(c->ctx[i], &sb, &reads, &writes);
-		if (!writes.n)
-			continue;
-		run_batch(store, &writes, s->ops);
-		for (uint16_t w = 0; w < writes.n; w++) {
-			int status = s->ops[w].status;
-			uint16_t k = writes.reqs[w].pkt;
-			writes.reqs[w].op.status = (int16_t)status;
-			if (!status || k >= sb.n)
-				continue;
-			struct slnf_pkt *p = sb.pkts[k];
-			if (p->verdict != SLNF_VERDICT_FORWARD)
-				continue;
-			bool conflict = status == -EEXIST || status == -ESTALE;
-			slnf_pkt_drop(p, conflict ? SLNF_DROP_STORE_CONFLICT : SLNF_DROP_STORE_ERROR);
-		}
+		if (writes.n)
+			flush_writes(store, &writes, &sb, s, now);
 	}
 }
 

@@ -1,11 +1,11 @@
 /*
  * chain.h - the chain runner: one tenant's NFs applied to a burst.
  *
- * For each NF in order: prepare() over the packets still forwarded, one
- * batched store round trip for the requested records, process(), then one
- * batched flush of the queued writes. A packet whose write is not
- * acknowledged is dropped (write before forward). Packets dropped by an NF
- * are not shown to later NFs.
+ * For each NF in order: prepare() over the packets still forwarded, the
+ * requested records from the worker's cache or, for the misses, one batched
+ * store round trip, process(), then one batched flush of the queued writes.
+ * A packet whose write is not acknowledged is dropped (write before
+ * forward). Packets dropped by an NF are not shown to later NFs.
  */
 #ifndef SLNF_DP_CHAIN_H
 #define SLNF_DP_CHAIN_H
@@ -14,6 +14,7 @@
 #include "slnf/error.h"
 #include "slnf/nf.h"
 #include "slnf/store.h"
+#include "store/cache.h"
 
 #define SLNF_CHAIN_REQS_MAX (SLNF_BURST_MAX * 4)
 
@@ -23,11 +24,14 @@ struct slnf_chain {
 	void *ctx[SLNF_MAX_CHAIN];
 };
 
-/* Per-worker scratch space, so the runner never allocates. */
+/* Per-worker scratch space, so the runner never allocates, and the
+ * worker's instance cache (NULL: every read goes to the store). */
 struct slnf_chain_scratch {
 	struct slnf_state_req reads[SLNF_CHAIN_REQS_MAX];
 	struct slnf_state_req writes[SLNF_CHAIN_REQS_MAX];
 	struct slnf_store_op ops[SLNF_CHAIN_REQS_MAX];
+	uint16_t miss[SLNF_CHAIN_REQS_MAX]; /* read request behind each op */
+	struct slnf_cache *cache;
 };
 
 /* Build the chain of cfg->tenants[tenant]: find each NF type and create it. */

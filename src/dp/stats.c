@@ -129,6 +129,21 @@ static json_t *store_json(struct slnf_instance *inst)
 			 (json_int_t)s.full);
 }
 
+/* The workers' instance caches, summed. */
+static json_t *cache_json(struct slnf_instance *inst)
+{
+	struct slnf_cache_stats s = {0};
+	for (unsigned w = 0; w < inst->n_workers; w++)
+		if (inst->workers[w].scratch.cache)
+			slnf_cache_stats_add(inst->workers[w].scratch.cache, &s);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "capacity",
+			 (json_int_t)s.capacity, "hits", (json_int_t)s.hits, "misses",
+			 (json_int_t)s.misses, "stale", (json_int_t)s.stale, "inserts",
+			 (json_int_t)s.inserts, "evictions", (json_int_t)s.evictions,
+			 "invalidations", (json_int_t)s.invalidations, "epoch_changes",
+			 (json_int_t)s.epoch_changes);
+}
+
 json_t *slnf_stats_json(struct slnf_instance *inst)
 {
 	uint64_t now = slnf_now_ms();
@@ -137,11 +152,11 @@ json_t *slnf_stats_json(struct slnf_instance *inst)
 	for (unsigned w = 0; w < inst->n_workers; w++)
 		idle += inst->workers[w].idle_sleeps;
 	json_t *ports = ports_json(inst, drops);
-	return json_pack("{s:s, s:i, s:f, s:f, s:i, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "name",
-			 inst->cfg.name, "pid", (int)getpid(), "uptime_s",
+	return json_pack("{s:s, s:i, s:f, s:f, s:i, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+			 "name", inst->cfg.name, "pid", (int)getpid(), "uptime_s",
 			 (double)(now - inst->start_ms) / 1000.0, "eal_init_ms", inst->eal_init_ms,
 			 "workers", (int)inst->n_workers, "idle_sleeps", (json_int_t)idle, "ports",
 			 ports, "drops", drops_json(drops), "host", host_json(inst), "tenants",
 			 tenants_json(inst), "neighbours", neigh_json(inst, now), "store",
-			 store_json(inst));
+			 store_json(inst), "cache", cache_json(inst));
 }

@@ -9,7 +9,10 @@
  * the runner's rules: one store batch per NF phase, state that persists
  * across bursts, dropped packets hidden from later NFs, and packets whose
  * writes fail dropped with the right reason. Chains are built from config
- * text through slnf_config_parse, as slnfd builds them.
+ * text through slnf_config_parse, as slnfd builds them. The tests at the
+ * end give the runner an instance cache: hits never reach the store, an
+ * epoch bump sends reads back to it, and a stale cached version costs one
+ * packet but never overwrites newer state.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -300,8 +303,17 @@ static void fx_free(struct fx *f)
 	slnf_chain_destroy(f->chain);
 	slnf_store_close(f->store);
 	slnf_config_free(&f->cfg);
+	slnf_cache_destroy(f->scratch->cache);
 	free(f->scratch);
 	free(f);
+}
+
+/* Give the runner an instance cache, as each slnfd worker has. */
+static struct slnf_cache *fx_cache(struct fx *f)
+{
+	struct slnf_cache_config cc = {.capacity = 256};
+	assert_int_equal(slnf_cache_create(&cc, &f->scratch->cache), 0);
+	return f->scratch->cache;
 }
 
 /* Add a UDP packet of flow 10.0.0.<src>:<sport> -> 10.0.1.1:<dport>. */
@@ -481,19 +493,24 @@ static void test_write_full_store(void **state)
 static struct fx *hook_fx;
 static int hook_opcode;
 
+/* Another instance writes packet 0's flow directly in the store. */
+static void other_instance_writes(struct fx *f, enum slnf_store_opcode opcode, uint64_t n)
+{
+	struct slnf_store_key k;
+	flow_store_key(TENANT_ID, &f->pkts[0], &k);
+	struct slnf_store_op op;
+	slnf_store_op_init(&op, opcode, &k);
+	op.val_len = sizeof(n);
+	memcpy(op.val, &n, sizeof(n));
+	assert_int_equal(slnf_store_exec(f->store, &op, 1), 0);
+	assert_int_equal(op.status, 0);
+}
+
 /* Another instance writes the flow of packet 0 between our read and our
  * write. */
 static void interfere(void)
 {
-	struct slnf_store_key k;
-	flow_store_key(TENANT_ID, &hook_fx->pkts[0], &k);
-	struct slnf_store_op op;
-	slnf_store_op_init(&op, (enum slnf_store_opcode)hook_opcode, &k);
-	uint64_t n = 100;
-	op.val_len = sizeof(n);
-	memcpy(op.val, &n, sizeof(n));
-	assert_int_equal(slnf_store_exec(hook_fx->store, &op, 1), 0);
-	assert_int_equal(op.status, 0);
+	other_instance_writes(hook_fx, (enum slnf_store_opcode)hook_opcode, 100);
 }
 
 static void test_write_conflicts(void **state)
@@ -660,6 +677,208 @@ static void test_state_helpers(void **state)
 	assert_null(slnf_state_write(&wr, 0, SLNF_STORE_PUT, &k));
 }
 
+/* ---- with an instance cache ---- */
+
+static struct slnf_cache_stats cache_stats(struct fx *f)
+{
+	struct slnf_cache_stats st;
+	slnf_cache_stats(f->scratch->cache, &st);
+	return st;
+}
+
+/* A new burst of the packets already in f, verdicts reset. */
+static void rerun(struct fx *f)
+{
+	reset_verdicts(f);
+	run(f);
+}
+
+static void test_cache_hits_skip_store(void **state)
+{
+	struct fx *f = fx_new(CHAIN_BOTH, 0);
+	fx_cache(f);
+	for (unsigned i = 0; i < 8; i++)
+		add_pkt(f, 1 + i % 4, 1000, 80);
+	struct slnf_store_stats st0 = store_stats(f);
+	run(f);
+	struct slnf_store_stats st1 = store_stats(f);
+	/* First burst: t_count's reads miss and go to the store in one
+	 * batch, as without a cache. */
+	assert_int_equal(st1.batches - st0.batches, 3);
+	assert_int_equal(st1.ops - st0.ops, 4 + 8 + 8);
+	struct slnf_cache_stats cs = cache_stats(f);
+	assert_int_equal(cs.hits, 0);
+	assert_int_equal(cs.misses, 4);
+
+	/* The same flows again: every read hits, no read batch at all; the
+	 * writes still go to the store, version-checked. */
+	for (unsigned round = 0; round < 3; round++) {
+		st1 = store_stats(f);
+		rerun(f);
+		struct slnf_store_stats st2 = store_stats(f);
+		assert_int_equal(st2.batches - st1.batches, 2);
+		assert_int_equal(st2.ops - st1.ops, 8 + 8);
+		for (unsigned i = 0; i < 8; i++)
+			assert_int_equal(f->pkts[i].verdict, SLNF_VERDICT_FORWARD);
+	}
+	cs = cache_stats(f);
+	assert_int_equal(cs.hits, 12);
+	assert_int_equal(cs.misses, 4);
+	/* The store holds what it would have held without the cache. */
+	for (unsigned i = 0; i < 4; i++) {
+		uint64_t v;
+		assert_int_equal(flow_count(f, i, &v), 8);
+		assert_int_equal(v, 8);
+	}
+	assert_int_equal(marked(f), 32);
+
+	/* A flow the cache has not seen goes to the store, alone. */
+	fx_free_pkts(f);
+	add_pkt(f, 1, 1000, 80);
+	add_pkt(f, 9, 1000, 80);
+	st1 = store_stats(f);
+	run(f);
+	struct slnf_store_stats st2 = store_stats(f);
+	assert_int_equal(st2.batches - st1.batches, 3);
+	assert_int_equal(st2.ops - st1.ops, 1 + 2 + 2);
+	assert_int_equal(flow_count(f, 0, NULL), 9);
+	assert_int_equal(flow_count(f, 1, NULL), 1);
+	fx_free(f);
+}
+
+static void test_cache_epoch_rereads(void **state)
+{
+	struct fx *f = fx_new(CHAIN_COUNT, 0);
+	struct slnf_cache *c = fx_cache(f);
+	add_pkt(f, 1, 1000, 80);
+	add_pkt(f, 2, 1000, 80);
+	run(f);
+	struct slnf_store_stats st0 = store_stats(f);
+	rerun(f);
+	struct slnf_store_stats st1 = store_stats(f);
+	assert_int_equal(st1.batches - st0.batches, 1); /* writes only */
+
+	/* Steering changed: the next burst reads from the store again,
+	 * then the cache serves the burst after. */
+	slnf_cache_set_epoch(c, 1);
+	rerun(f);
+	struct slnf_store_stats st2 = store_stats(f);
+	assert_int_equal(st2.batches - st1.batches, 2);
+	assert_int_equal(st2.ops - st1.ops, 2 + 2);
+	rerun(f);
+	struct slnf_store_stats st3 = store_stats(f);
+	assert_int_equal(st3.batches - st2.batches, 1);
+	struct slnf_cache_stats cs = cache_stats(f);
+	assert_int_equal(cs.epoch_changes, 1);
+	assert_int_equal(cs.stale, 2);
+	assert_int_equal(flow_count(f, 0, NULL), 4);
+	assert_int_equal(flow_count(f, 1, NULL), 4);
+	fx_free(f);
+}
+
+static void test_cache_stale_never_overwrites(void **state)
+{
+	struct fx *f = fx_new(CHAIN_COUNT, 0);
+	fx_cache(f);
+	add_pkt(f, 1, 1000, 80);
+	add_pkt(f, 2, 1000, 80);
+	run(f);
+	uint64_t v;
+	assert_int_equal(flow_count(f, 0, &v), 1);
+
+	/* The flow moved and back without an epoch bump (or the bump was
+	 * late): the other instance wrote it, our cache still says v1. */
+	other_instance_writes(f, SLNF_STORE_PUT, 100);
+	assert_int_equal(flow_count(f, 0, &v), 100);
+	assert_int_equal(v, 2);
+	struct slnf_store_stats st0 = store_stats(f);
+	rerun(f);
+	struct slnf_store_stats st1 = store_stats(f);
+	assert_int_equal(st1.batches - st0.batches, 1); /* served from the cache */
+	/* The CAS on the cached version lost: the packet is dropped, the
+	 * newer state stands. */
+	assert_int_equal(f->pkts[0].verdict, SLNF_VERDICT_DROP);
+	assert_int_equal(f->pkts[0].drop_reason, SLNF_DROP_STORE_CONFLICT);
+	assert_int_equal(f->pkts[1].verdict, SLNF_VERDICT_FORWARD);
+	assert_int_equal(flow_count(f, 0, &v), 100);
+	assert_int_equal(v, 2);
+
+	/* The conflict brought back the current record, which the cache now
+	 * holds: the next burst needs no read and carries on from it. */
+	st1 = store_stats(f); /* the checks above were batches too */
+	rerun(f);
+	struct slnf_store_stats st2 = store_stats(f);
+	assert_int_equal(st2.batches - st1.batches, 1);
+	assert_int_equal(f->pkts[0].verdict, SLNF_VERDICT_FORWARD);
+	assert_int_equal(flow_count(f, 0, &v), 101);
+	assert_int_equal(v, 3);
+	assert_int_equal(flow_count(f, 1, NULL), 3);
+
+	/* Deleted behind our back: the CAS finds no record (store_error) and
+	 * the key leaves the cache, so the next burst reads and re-creates. */
+	struct slnf_store_key k;
+	flow_store_key(TENANT_ID, &f->pkts[0], &k);
+	struct slnf_store_op del;
+	slnf_store_op_init(&del, SLNF_STORE_DEL, &k);
+	assert_int_equal(slnf_store_exec(f->store, &del, 1), 0);
+	rerun(f);
+	assert_int_equal(f->pkts[0].drop_reason, SLNF_DROP_STORE_ERROR);
+	assert_int_equal(flow_count(f, 0, NULL), -1);
+	rerun(f);
+	assert_int_equal(f->pkts[0].verdict, SLNF_VERDICT_FORWARD);
+	assert_int_equal(flow_count(f, 0, &v), 1);
+	assert_int_equal(v, 1);
+	fx_free(f);
+}
+
+static void test_cache_creation_race(void **state)
+{
+	/* Another instance creates the flow between our read (a miss: no
+	 * record) and our put-if-absent: we lose, drop the packet, and cache
+	 * the winner's record, which the next burst adopts without a read. */
+	struct fx *f = fx_new(CHAIN_COUNT, 0);
+	fx_cache(f);
+	hook_fx = f;
+	hook_opcode = SLNF_STORE_PUT_IF_ABSENT;
+	add_pkt(f, 1, 1000, 80);
+	count_hook = interfere;
+	run(f);
+	count_hook = NULL;
+	assert_int_equal(f->pkts[0].drop_reason, SLNF_DROP_STORE_CONFLICT);
+	struct slnf_store_stats st0 = store_stats(f);
+	rerun(f);
+	struct slnf_store_stats st1 = store_stats(f);
+	assert_int_equal(st1.batches - st0.batches, 1);
+	assert_int_equal(f->pkts[0].verdict, SLNF_VERDICT_FORWARD);
+	assert_int_equal(flow_count(f, 0, NULL), 101);
+	hook_fx = NULL;
+	fx_free(f);
+}
+
+static void test_cache_store_unreachable(void **state)
+{
+	/* With the store gone, cached flows still get their records (the NF
+	 * decides), but writes cannot be acknowledged: write before forward
+	 * drops those packets, and their keys leave the cache. */
+	struct fx *f = fx_new(CHAIN_COUNT, 0);
+	fx_cache(f);
+	add_pkt(f, 1, 1000, 80);
+	run(f);
+	reset_verdicts(f);
+	slnf_chain_run(f->chain, &f->burst, NULL, f->scratch);
+	struct count_ctx *c = f->chain->ctx[0];
+	assert_int_equal(atomic_load(&c->read_errors), 0);
+	assert_int_equal(f->pkts[0].drop_reason, SLNF_DROP_STORE_ERROR);
+	struct slnf_cache_stats cs = cache_stats(f);
+	assert_int_equal(cs.hits, 1);
+	assert_int_equal(cs.invalidations, 1);
+	/* Back: the flow is read again and carries on from the store. */
+	rerun(f);
+	assert_int_equal(f->pkts[0].verdict, SLNF_VERDICT_FORWARD);
+	assert_int_equal(flow_count(f, 0, NULL), 2);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -673,6 +892,11 @@ int main(void)
 		cmocka_unit_test(test_write_failure_without_store),
 		cmocka_unit_test(test_stats_json),
 		cmocka_unit_test(test_unknown_nf),
+		cmocka_unit_test(test_cache_hits_skip_store),
+		cmocka_unit_test(test_cache_epoch_rereads),
+		cmocka_unit_test(test_cache_stale_never_overwrites),
+		cmocka_unit_test(test_cache_creation_race),
+		cmocka_unit_test(test_cache_store_unreachable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
