@@ -29,8 +29,10 @@
  * map (CLUSTER SLOTS sent down an open pipeline, at most one every 100 ms,
  * never waited for), so once a replica has been promoted, later batches go
  * to it and succeed. Every batch has a deadline (timeout_ms after submit,
- * plus wait_timeout_ms with WAIT): when it passes, the connections still
- * owing it replies are dropped and its unfinished ops fail with -ETIMEDOUT.
+ * plus wait_timeout_ms with WAIT, at most 4 s): when it passes, the
+ * connections still owing it replies are dropped and its unfinished ops
+ * fail with -ETIMEDOUT. A master at maxmemory fails writes with -ENOSPC
+ * (counted in full).
  * Nothing here waits on a socket; the only blocking step is a (re)connect,
  * bounded by timeout_ms (immediate on a refused port). All of these count
  * in stats.failures.
