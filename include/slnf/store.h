@@ -20,7 +20,8 @@
  *    the new value in counter;
  *  - ttl_ms on every write: 0 means no expiry, otherwise the record is gone
  *    ttl_ms after the write (a later write sets a new TTL);
- *  - other failures: -ENOSPC (store full), -ETIMEDOUT, -EIO, -EINVAL.
+ *  - other failures: -ENOSPC (store full), -ETIMEDOUT, -EIO, -EINVAL, and
+ *    -EAGAIN (redis-cluster: no master owns the slot right now; retry later).
  *
  * Backends register themselves with SLNF_STORE_BACKEND_REGISTER and are chosen
  * by name in the config (store.backend).

@@ -100,6 +100,11 @@ static void rc_emergency_cleanup(void)
 	for (unsigned i = 0; i < SLNF_RC_NODES; i++)
 		if (rc->pids[i] > 0)
 			kill(rc->pids[i], SIGKILL);
+	/* Reap them: SIGKILL takes effect at once, and an orphan would stay
+	 * a zombie wherever PID 1 does not reap. */
+	for (unsigned i = 0; i < SLNF_RC_NODES; i++)
+		if (rc->pids[i] > 0)
+			waitpid(rc->pids[i], NULL, 0);
 	for (unsigned i = 0; i < n_cleanup_paths; i++)
 		unlink(cleanup_paths[i]);
 	rmdir(rc->dir);
@@ -174,7 +179,9 @@ static int start_server(struct slnf_rc *rc, unsigned i)
 		 * their slots while a failed one is replaced. */
 		"--cluster-require-full-coverage", "no",
 		"--save", "", "--appendonly", "no", "--daemonize", "no",
-		"--repl-diskless-sync-delay", "0",
+		/* Replication straight from socket to memory: no RDB files in
+		 * the shared directory, no wait before a full sync. */
+		"--repl-diskless-sync-delay", "0", "--repl-diskless-load", "swapdb",
 		"--protected-mode", "no", "--logfile", "", NULL,
 	};
 	pid_t pid = spawn(argv, log);
