@@ -24,13 +24,22 @@
  * it fails open or closed. Packets an NF drops are left out of the
  * sub-burst the next NF sees, so an NF never spends state lookups on them.
  *
+ * A run is a small state machine (NEXT_NF -> READING -> WRITING -> next
+ * NF ... DONE) so that it can stop wherever it needs the store: start and
+ * poll go on until a batch is outstanding, and the struct slnf_chain_run
+ * remembers where. A backend that completes batches inside submit (local,
+ * shm) runs the whole chain inside slnf_chain_start, exactly as the
+ * synchronous runner did; slnf_chain_run is start plus polling.
+ *
  * The runner never allocates: requests and ops live in the caller's
- * per-worker scratch.
+ * scratch, one per run in flight.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
+#include <time.h>
 
 #include "dp/chain.h"
 
@@ -131,63 +140,98 @@ void slnf_chain_destroy(struct slnf_chain *c)
 	free(c);
 }
 
-/* Run n ops as one store batch. Afterwards every op has its status:
- * slnf_store_exec gives ops it could not finish the batch's error, and no
- * store at all is -EIO. */
-static void store_exec(struct slnf_store *store, struct slnf_store_op *ops, unsigned n)
+static uint64_t now_ns(void)
 {
-	if (store) {
-		slnf_store_exec(store, ops, n);
-		return;
-	}
-	for (unsigned i = 0; i < n; i++)
-		ops[i].status = -EIO;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Fetch the records one NF asked for. GETs the worker's cache holds are
- * answered from it; the rest go to the store as one batch (no batch at all
- * when everything hit), and the store's answers refresh the cache. */
-static void fetch_reads(struct slnf_store *store, struct slnf_state_batch *reads,
-			struct slnf_chain_scratch *s, uint64_t now)
+/* Give every op of the batch in flight that has no status yet rc. */
+static void batch_fail(struct slnf_chain_run *r, int rc)
 {
-	unsigned n = 0;
-	for (uint16_t r = 0; r < reads->n; r++) {
-		struct slnf_store_op *op = &reads->reqs[r].op;
-		if (s->cache && op->opcode == SLNF_STORE_GET &&
-		    slnf_cache_lookup(s->cache, op, now) == 0)
-			continue;
-		s->miss[n] = r;
-		s->ops[n++] = *op;
-	}
+	for (unsigned i = 0; i < r->batch.n; i++)
+		if (r->batch.ops[i].status == -EINPROGRESS)
+			r->batch.ops[i].status = (int16_t)rc;
+	r->batch.done = true;
+}
+
+/* Submit the first n ops of the scratch as this phase's batch. No ops is
+ * no batch; no store at all fails every op with -EIO at once. */
+static void batch_submit(struct slnf_chain_run *r, unsigned n)
+{
+	struct slnf_store_batch *b = &r->batch;
+	b->ops = r->scratch->ops;
+	b->n = n;
+	b->done = true;
 	if (!n)
 		return;
-	store_exec(store, s->ops, n);
-	for (unsigned i = 0; i < n; i++) {
-		struct slnf_store_op *op = &reads->reqs[s->miss[i]].op;
+	b->done = false;
+	if (!r->store) {
+		for (unsigned i = 0; i < n; i++)
+			b->ops[i].status = -EINPROGRESS;
+		batch_fail(r, -EIO);
+		return;
+	}
+	r->deadline_ns = now_ns() + SLNF_CHAIN_BATCH_GUARD_MS * 1000000ull;
+	int rc = slnf_store_submit(r->store, b);
+	if (rc < 0)
+		batch_fail(r, rc);
+}
+
+/* Look the NF's GETs up in the worker's cache and submit the misses as one
+ * batch (none at all when everything hit). */
+static void reads_submit(struct slnf_chain_run *r)
+{
+	struct slnf_chain_scratch *s = r->scratch;
+	unsigned n = 0;
+	for (uint16_t i = 0; i < r->reads.n; i++) {
+		struct slnf_store_op *op = &r->reads.reqs[i].op;
+		if (s->cache && op->opcode == SLNF_STORE_GET &&
+		    slnf_cache_lookup(s->cache, op, r->now) == 0)
+			continue;
+		r->miss[n] = i;
+		s->ops[n++] = *op;
+	}
+	batch_submit(r, n);
+}
+
+/* The store answered the misses: hand the answers to the NF's requests
+ * and refresh the cache with them. */
+static void reads_complete(struct slnf_chain_run *r)
+{
+	struct slnf_chain_scratch *s = r->scratch;
+	for (unsigned i = 0; i < r->batch.n; i++) {
+		struct slnf_store_op *op = &r->reads.reqs[r->miss[i]].op;
 		if (s->cache)
-			slnf_cache_update(s->cache, op, &s->ops[i], now);
+			slnf_cache_update(s->cache, op, &s->ops[i], r->now);
 		*op = s->ops[i];
 	}
 }
 
-/* Flush one NF's queued writes as one batch, never through the cache; each
- * answer updates the cache (a lost CAS or PUT_IF_ABSENT stores the current
- * record it returned). A packet whose write failed is dropped. */
-static void flush_writes(struct slnf_store *store, struct slnf_state_batch *writes,
-			 struct slnf_burst *sb, struct slnf_chain_scratch *s, uint64_t now)
+/* Submit the NF's queued writes as one batch, never through the cache. */
+static void writes_submit(struct slnf_chain_run *r)
 {
-	for (uint16_t w = 0; w < writes->n; w++)
-		s->ops[w] = writes->reqs[w].op;
-	store_exec(store, s->ops, writes->n);
-	for (uint16_t w = 0; w < writes->n; w++) {
+	for (uint16_t w = 0; w < r->writes.n; w++)
+		r->scratch->ops[w] = r->writes.reqs[w].op;
+	batch_submit(r, r->writes.n);
+}
+
+/* The store answered the writes: each answer updates the cache (a lost
+ * CAS or PUT_IF_ABSENT stores the current record it returned), and a
+ * packet whose write failed is dropped. */
+static void writes_complete(struct slnf_chain_run *r)
+{
+	struct slnf_chain_scratch *s = r->scratch;
+	for (uint16_t w = 0; w < r->writes.n; w++) {
 		int status = s->ops[w].status;
-		uint16_t k = writes->reqs[w].pkt;
+		uint16_t k = r->writes.reqs[w].pkt;
 		if (s->cache)
-			slnf_cache_update(s->cache, &writes->reqs[w].op, &s->ops[w], now);
-		writes->reqs[w].op.status = (int16_t)status;
-		if (!status || k >= sb->n)
+			slnf_cache_update(s->cache, &r->writes.reqs[w].op, &s->ops[w], r->now);
+		r->writes.reqs[w].op.status = (int16_t)status;
+		if (!status || k >= r->sb.n)
 			continue;
-		struct slnf_pkt *p = sb->pkts[k];
+		struct slnf_pkt *p = r->sb.pkts[k];
 		if (p->verdict != SLNF_VERDICT_FORWARD)
 			continue;
 		bool conflict = status == -EEXIST || status == -ESTALE;
@@ -195,36 +239,123 @@ static void flush_writes(struct slnf_store *store, struct slnf_state_batch *writ
 	}
 }
 
+/* Start the next NF: the packets still forwarded, prepare(), the read
+ * batch. Done when no NF is left or no packet is. */
+static void nf_begin(struct slnf_chain_run *r)
+{
+	if (r->nf >= r->chain->n) {
+		r->phase = SLNF_CHAIN_DONE;
+		return;
+	}
+	r->sb.n = 0;
+	for (uint16_t k = 0; k < r->burst->n; k++) {
+		struct slnf_pkt *p = r->burst->pkts[k];
+		if (p->verdict != SLNF_VERDICT_FORWARD)
+			continue;
+		p->state_req = -1;
+		r->sb.pkts[r->sb.n++] = p;
+	}
+	if (!r->sb.n) {
+		r->phase = SLNF_CHAIN_DONE;
+		return;
+	}
+	/* The clock is read before anything is submitted, so an entry a
+	 * write fills expires no later than the store's record. */
+	r->now = r->scratch->cache ? slnf_cache_now_ms() : 0;
+	r->reads = (struct slnf_state_batch){.reqs = r->scratch->reads, .cap = SLNF_CHAIN_REQS_MAX};
+	r->writes = (struct slnf_state_batch){.reqs = r->scratch->writes, .cap = SLNF_CHAIN_REQS_MAX};
+	const struct slnf_nf_type *t = r->chain->types[r->nf];
+	if (t->prepare)
+		t->prepare(r->chain->ctx[r->nf], &r->sb, &r->reads);
+	r->phase = SLNF_CHAIN_READING;
+	reads_submit(r);
+}
+
+/* The reads are in: process(), then the write batch. */
+static void nf_process(struct slnf_chain_run *r)
+{
+	reads_complete(r);
+	const struct slnf_nf_type *t = r->chain->types[r->nf];
+	t->process(r->chain->ctx[r->nf], &r->sb, &r->reads, &r->writes);
+	r->phase = SLNF_CHAIN_WRITING;
+	writes_submit(r);
+}
+
+/* The writes are in: on to the next NF. */
+static void nf_end(struct slnf_chain_run *r)
+{
+	writes_complete(r);
+	r->nf++;
+	r->phase = SLNF_CHAIN_NEXT_NF;
+}
+
+/* Go on until a batch is outstanding or the run is done. */
+static bool run_advance(struct slnf_chain_run *r)
+{
+	for (;;) {
+		switch (r->phase) {
+		case SLNF_CHAIN_NEXT_NF:
+			nf_begin(r);
+			break;
+		case SLNF_CHAIN_READING:
+			if (!r->batch.done)
+				return false;
+			nf_process(r);
+			break;
+		case SLNF_CHAIN_WRITING:
+			if (!r->batch.done)
+				return false;
+			nf_end(r);
+			break;
+		case SLNF_CHAIN_DONE:
+			return true;
+		}
+	}
+}
+
+void slnf_chain_start(struct slnf_chain_run *r, struct slnf_chain *c, struct slnf_burst *b,
+		      struct slnf_store *store, struct slnf_chain_scratch *s)
+{
+	r->chain = c;
+	r->burst = b;
+	r->store = store;
+	r->scratch = s;
+	r->nf = 0;
+	r->phase = SLNF_CHAIN_NEXT_NF;
+	r->batch = (struct slnf_store_batch){.done = true};
+	run_advance(r);
+}
+
+/* Let the store make progress on the batch in flight. A backend error
+ * fails what is still pending; so does the guard, should a backend ever
+ * miss its own deadline (the batch is then abandoned, see chain.h). */
+static void batch_poll(struct slnf_chain_run *r)
+{
+	if (r->batch.done)
+		return;
+	int rc = slnf_store_poll(r->store, &r->batch);
+	if (rc < 0)
+		batch_fail(r, rc);
+	else if (!r->batch.done && now_ns() >= r->deadline_ns)
+		batch_fail(r, -ETIMEDOUT);
+}
+
+bool slnf_chain_poll(struct slnf_chain_run *r)
+{
+	if (r->phase == SLNF_CHAIN_DONE)
+		return true;
+	batch_poll(r);
+	return run_advance(r);
+}
+
 void slnf_chain_run(struct slnf_chain *c, struct slnf_burst *b, struct slnf_store *store,
 		    struct slnf_chain_scratch *s)
 {
-	struct slnf_burst sb;
-	for (unsigned i = 0; i < c->n; i++) {
-		const struct slnf_nf_type *t = c->types[i];
-		sb.n = 0;
-		for (uint16_t k = 0; k < b->n; k++) {
-			struct slnf_pkt *p = b->pkts[k];
-			if (p->verdict != SLNF_VERDICT_FORWARD)
-				continue;
-			p->state_req = -1;
-			sb.pkts[sb.n++] = p;
-		}
-		if (!sb.n)
-			return;
-
-		/* The clock is read before anything is submitted, so an entry
-		 * a write fills expires no later than the store's record. */
-		uint64_t now = s->cache ? slnf_cache_now_ms() : 0;
-		struct slnf_state_batch reads = {.reqs = s->reads, .cap = SLNF_CHAIN_REQS_MAX};
-		struct slnf_state_batch writes = {.reqs = s->writes, .cap = SLNF_CHAIN_REQS_MAX};
-		if (t->prepare) {
-			t->prepare(c->ctx[i], &sb, &reads);
-			fetch_reads(store, &reads, s, now);
-		}
-		t->process(c->ctx[i], &sb, &reads, &writes);
-		if (writes.n)
-			flush_writes(store, &writes, &sb, s, now);
-	}
+	struct slnf_chain_run r;
+	slnf_chain_start(&r, c, b, store, s);
+	for (unsigned spins = 1; !slnf_chain_poll(&r); spins++)
+		if (spins % 64 == 0)
+			sched_yield();
 }
 
 void slnf_chain_stats(const struct slnf_chain *c, json_t *arr)

@@ -4,6 +4,11 @@
  * the control thread that answers stats requests.
  *
  * Counters are per worker (no sharing on the fast path) and summed when read.
+ *
+ * A worker keeps up to SLNF_INFLIGHT rx bursts in flight (struct
+ * slnf_slot): each owns its packets, its per-tenant bursts, the chain run
+ * of the tenant it is at and a scratch; the worker's instance cache is
+ * shared by its slots. See worker.c for the rules.
  */
 #ifndef SLNF_DP_INSTANCE_H
 #define SLNF_DP_INSTANCE_H
@@ -28,6 +33,31 @@ struct slnf_port_counters {
 	uint64_t drops[SLNF_DROP__COUNT];
 };
 
+/* rx bursts a worker keeps in flight while their chains wait on the store. */
+#define SLNF_INFLIGHT 4
+/* Flow hash buckets (a power of two) counting packets of started slots. */
+#define SLNF_FLOW_HOLDS 1024
+
+enum slnf_slot_state {
+	SLNF_SLOT_FREE = 0,
+	SLNF_SLOT_HELD,    /* received, not started: shares a flow with a running slot */
+	SLNF_SLOT_RUNNING, /* its tenants' chains are running, one after the other */
+	SLNF_SLOT_DONE,    /* every verdict final, waiting for its turn to transmit */
+};
+
+/* One rx burst's chain traffic in flight. */
+struct slnf_slot {
+	enum slnf_slot_state state;
+	bool holds;        /* its packets are counted in the worker's holds */
+	uint16_t n_pkts;
+	uint16_t n_tenants, cur; /* tenants with packets; the one running */
+	uint16_t tenants[SLNF_BURST_MAX];
+	struct slnf_pkt pkts[SLNF_BURST_MAX];
+	struct slnf_burst by_tenant[SLNF_MAX_TENANTS];
+	struct slnf_chain_run run;
+	struct slnf_chain_scratch scratch;
+};
+
 struct slnf_worker {
 	unsigned index;
 	unsigned lcore;
@@ -37,7 +67,10 @@ struct slnf_worker {
 	struct slnf_host_stats host;
 	uint64_t tenant_rx[SLNF_MAX_TENANTS];
 	uint64_t idle_sleeps;
-	struct slnf_chain_scratch scratch;
+	struct slnf_cache *cache; /* the worker's instance cache, shared by its slots */
+	unsigned slot_head, n_slots; /* FIFO ring of slots in rx order */
+	struct slnf_slot slots[SLNF_INFLIGHT];
+	uint16_t holds[SLNF_FLOW_HOLDS];
 } __rte_cache_aligned;
 
 struct slnf_instance {

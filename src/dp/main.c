@@ -93,7 +93,7 @@ static int setup(struct slnf_instance *inst, struct slnf_error *err)
 	memset(inst->workers, 0, sizeof(struct slnf_worker) * inst->n_workers);
 	struct slnf_cache_config cc = {.capacity = SLNF_CACHE_DEFAULT_CAPACITY};
 	for (unsigned w = 0; w < inst->n_workers; w++) {
-		rc = slnf_cache_create(&cc, &inst->workers[w].scratch.cache);
+		rc = slnf_cache_create(&cc, &inst->workers[w].cache);
 		if (rc)
 			return slnf_errorf(err, -rc, NULL, NULL, "out of memory for the caches");
 	}
@@ -110,7 +110,7 @@ static void teardown(struct slnf_instance *inst)
 		slnf_store_close(inst->store);
 	slnf_neigh_fini(&inst->neigh);
 	for (unsigned w = 0; inst->workers && w < inst->n_workers; w++)
-		slnf_cache_destroy(inst->workers[w].scratch.cache);
+		slnf_cache_destroy(inst->workers[w].cache);
 	free(inst->workers);
 	slnf_classifier_destroy(inst->classifier);
 }

@@ -134,8 +134,8 @@ static json_t *cache_json(struct slnf_instance *inst)
 {
 	struct slnf_cache_stats s = {0};
 	for (unsigned w = 0; w < inst->n_workers; w++)
-		if (inst->workers[w].scratch.cache)
-			slnf_cache_stats_add(inst->workers[w].scratch.cache, &s);
+		if (inst->workers[w].cache)
+			slnf_cache_stats_add(inst->workers[w].cache, &s);
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "capacity",
 			 (json_int_t)s.capacity, "hits", (json_int_t)s.hits, "misses",
 			 (json_int_t)s.misses, "stale", (json_int_t)s.stale, "inserts",

@@ -8,11 +8,26 @@
  * bursts per port. Every packet that is not transmitted is counted with a
  * reason on its ingress port.
  *
- * A worker that finds no packets backs off with a sleep that doubles up to
- * workers.idle_sleep_max_us, so several slnfd processes, Redis and traffic
- * tools can share a small machine; busy_poll turns this off for dedicated
- * cores. Worker 0 also runs neighbour maintenance every 100 ms.
+ * Chain traffic waits for the store, so a worker keeps up to
+ * SLNF_INFLIGHT rx bursts in flight (slots, see instance.h) instead of
+ * idling through a round trip. Each loop polls the slots in flight, starts
+ * held ones, transmits completed ones strictly in rx order (a slot done
+ * early waits for the ones before it, so each port's packet order is
+ * kept) and receives only into a free slot. Per-flow rule: a slot none of
+ * whose packets' flow hashes (p->hash, in SLNF_FLOW_HOLDS buckets) is in a
+ * running slot starts at once; otherwise it is held, not started, until
+ * those complete, and slots start in rx order. Bucket collisions only
+ * delay. So two bursts never touch one flow's state concurrently. ARP and
+ * packets for our own addresses are answered at once, outside the slots.
+ * With a store that completes inside submit (local, shm) a slot completes
+ * as it is queued and the loop behaves as a synchronous one.
+ *
+ * A worker that finds no packets and has no slot in flight backs off with
+ * a sleep that doubles up to workers.idle_sleep_max_us, so several slnfd
+ * processes, Redis and traffic tools can share a small machine; busy_poll
+ * turns this off for dedicated cores. Worker 0 also runs neighbour maintenance every 100 ms.
  */
+#include <sched.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -160,17 +175,152 @@ static bool l2_for_us(const struct slnf_worker *w, struct rte_mbuf *m, uint16_t 
 	       rte_is_same_ether_addr(&eth->dst_addr, &w->inst->macs[port]);
 }
 
+/* ---- bursts in flight ---- */
+
+static struct slnf_slot *slot_at(struct slnf_worker *w, unsigned i)
+{
+	return &w->slots[(w->slot_head + i) % SLNF_INFLIGHT];
+}
+
+/* Count (delta 1) or uncount (-1) the slot's packets in the holds. */
+static void slot_holds(struct slnf_worker *w, struct slnf_slot *s, int delta)
+{
+	for (uint16_t i = 0; i < s->n_pkts; i++)
+		w->holds[s->pkts[i].hash & (SLNF_FLOW_HOLDS - 1)] += (uint16_t)delta;
+	s->holds = delta > 0;
+}
+
+/* Does a packet of s share a flow hash bucket with a running slot? */
+static bool slot_blocked(const struct slnf_worker *w, const struct slnf_slot *s)
+{
+	for (uint16_t i = 0; i < s->n_pkts; i++)
+		if (w->holds[s->pkts[i].hash & (SLNF_FLOW_HOLDS - 1)])
+			return true;
+	return false;
+}
+
+static void slot_start_tenant(struct slnf_worker *w, struct slnf_slot *s)
+{
+	uint16_t t = s->tenants[s->cur];
+	slnf_chain_start(&s->run, w->inst->chains[t], &s->by_tenant[t], w->inst->store,
+			 &s->scratch);
+}
+
+/* Run the slot's tenants one after the other (they share its scratch);
+ * true when the last one is done. */
+static bool slot_step(struct slnf_worker *w, struct slnf_slot *s)
+{
+	while (s->cur < s->n_tenants) {
+		if (!slnf_chain_poll(&s->run))
+			return false;
+		if (++s->cur < s->n_tenants)
+			slot_start_tenant(w, s);
+	}
+	return true;
+}
+
+static void slot_finish(struct slnf_worker *w, struct slnf_slot *s)
+{
+	if (s->holds)
+		slot_holds(w, s, -1);
+	s->state = SLNF_SLOT_DONE;
+}
+
+/* Start the slot's chains. A store that completes inside submit finishes
+ * them right here; otherwise its flows are held until it completes. */
+static void slot_begin(struct slnf_worker *w, struct slnf_slot *s)
+{
+	s->state = SLNF_SLOT_RUNNING;
+	s->cur = 0;
+	slot_start_tenant(w, s);
+	if (slot_step(w, s))
+		slot_finish(w, s);
+	else
+		slot_holds(w, s, 1);
+}
+
+/* Transmit or drop every packet of a completed slot, tenant by tenant. */
+static void slot_output(struct slnf_worker *w, struct tx_batch *tx, struct slnf_slot *s,
+			uint64_t now)
+{
+	for (uint16_t k = 0; k < s->n_tenants; k++) {
+		struct slnf_burst *b = &s->by_tenant[s->tenants[k]];
+		for (uint16_t i = 0; i < b->n; i++) {
+			struct slnf_pkt *p = b->pkts[i];
+			if (p->verdict == SLNF_VERDICT_DROP) {
+				drop(w, p->m, p->in_port, p->drop_reason);
+				continue;
+			}
+			if (p->drop_reason != SLNF_DROP_NONE) /* answered with ICMP */
+				count_drop(w, p->in_port, p->drop_reason);
+			output(w, tx, p, now);
+		}
+	}
+	s->state = SLNF_SLOT_FREE;
+}
+
+/* Poll the running slots, start held ones whose flows are free (in rx
+ * order: a held slot keeps later ones waiting), and transmit completed
+ * slots from the front of the ring, so output keeps rx order per port. */
+static void slots_progress(struct slnf_worker *w, struct tx_batch *tx, uint64_t now)
+{
+	bool blocked = false;
+	for (unsigned i = 0; i < w->n_slots; i++) {
+		struct slnf_slot *s = slot_at(w, i);
+		if (s->state == SLNF_SLOT_RUNNING && slot_step(w, s))
+			slot_finish(w, s);
+		else if (s->state == SLNF_SLOT_HELD && !blocked) {
+			blocked = slot_blocked(w, s);
+			if (!blocked)
+				slot_begin(w, s);
+		}
+	}
+	while (w->n_slots && slot_at(w, 0)->state == SLNF_SLOT_DONE) {
+		slot_output(w, tx, slot_at(w, 0), now);
+		w->slot_head = (w->slot_head + 1) % SLNF_INFLIGHT;
+		w->n_slots--;
+	}
+}
+
+/* Queue a filled slot behind the others; it starts when its turn and its
+ * flows allow. */
+static void slot_enqueue(struct slnf_worker *w, struct tx_batch *tx, uint64_t now)
+{
+	struct slnf_slot *s = slot_at(w, w->n_slots);
+	w->n_slots++;
+	s->state = SLNF_SLOT_HELD;
+	s->holds = false;
+	slots_progress(w, tx, now);
+}
+
+/* Add a classified packet to its tenant's burst in the slot. */
+static void slot_add(struct slnf_slot *s, struct slnf_pkt *p)
+{
+	uint16_t t = p->tenant;
+	bool seen = false;
+	for (uint16_t k = 0; k < s->n_tenants && !seen; k++)
+		seen = s->tenants[k] == t;
+	if (!seen) {
+		s->tenants[s->n_tenants++] = t;
+		s->by_tenant[t].n = 0;
+	}
+	s->by_tenant[t].pkts[s->by_tenant[t].n++] = p;
+	s->n_pkts++;
+}
+
+/* Parse, validate and classify a burst: what is for the host is answered
+ * at once, chain traffic fills the next free slot. */
 static void handle_burst(struct slnf_worker *w, struct tx_batch *tx, uint16_t port,
 			 struct rte_mbuf **ms, uint16_t n, uint64_t now)
 {
 	struct slnf_instance *inst = w->inst;
-	struct slnf_pkt pkts[SLNF_BURST_MAX];
-	struct slnf_burst by_tenant[SLNF_MAX_TENANTS];
-	uint16_t tenants_seen[SLNF_BURST_MAX], n_seen = 0;
+	struct slnf_slot *s = slot_at(w, w->n_slots);
+	s->n_pkts = 0;
+	s->n_tenants = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = ms[i];
-		struct slnf_pkt *p = &pkts[i];
+		struct slnf_pkt *p = &s->pkts[s->n_pkts];
 		w->ports[port].rx_packets++;
 		w->ports[port].rx_bytes += rte_pktmbuf_pkt_len(m);
 		if (rte_pktmbuf_data_len(m) >= RTE_ETHER_HDR_LEN && !l2_for_us(w, m, port)) {
@@ -207,30 +357,10 @@ static void handle_burst(struct slnf_worker *w, struct tx_batch *tx, uint16_t po
 		}
 		p->tenant = t;
 		w->tenant_rx[t]++;
-		bool seen = false;
-		for (uint16_t k = 0; k < n_seen && !seen; k++)
-			seen = tenants_seen[k] == t;
-		if (!seen) {
-			tenants_seen[n_seen++] = t;
-			by_tenant[t].n = 0;
-		}
-		by_tenant[t].pkts[by_tenant[t].n++] = p;
+		slot_add(s, p);
 	}
-
-	for (uint16_t k = 0; k < n_seen; k++) {
-		struct slnf_burst *b = &by_tenant[tenants_seen[k]];
-		slnf_chain_run(inst->chains[tenants_seen[k]], b, inst->store, &w->scratch);
-		for (uint16_t i = 0; i < b->n; i++) {
-			struct slnf_pkt *p = b->pkts[i];
-			if (p->verdict == SLNF_VERDICT_DROP) {
-				drop(w, p->m, p->in_port, p->drop_reason);
-				continue;
-			}
-			if (p->drop_reason != SLNF_DROP_NONE) /* answered with ICMP */
-				count_drop(w, p->in_port, p->drop_reason);
-			output(w, tx, p, now);
-		}
-	}
+	if (s->n_pkts)
+		slot_enqueue(w, tx, now);
 }
 
 static void probe_cb(uint16_t port, uint32_t ip, void *arg)
@@ -251,6 +381,38 @@ static void neigh_maintenance(struct slnf_worker *w, struct tx_batch *tx, uint64
 	w->ports[0].drops[SLNF_DROP_NEIGH_UNRESOLVED] += lost;
 }
 
+/* At stop, let the bursts in flight finish (every backend completes its
+ * batches by its deadline) and transmit them. */
+static void slots_drain(struct slnf_worker *w, struct tx_batch *tx)
+{
+	while (w->n_slots) {
+		slots_progress(w, tx, slnf_now_ms());
+		if (w->n_slots)
+			sched_yield();
+	}
+}
+
+/* Receive from every port into free slots; the number of packets. */
+static unsigned rx_ports(struct slnf_worker *w, struct tx_batch *tx, uint16_t burst, uint64_t now)
+{
+	struct slnf_instance *inst = w->inst;
+	struct rte_mbuf *ms[SLNF_BURST_MAX];
+	unsigned total = 0;
+	for (uint16_t port = 0; port < inst->cfg.n_ports; port++) {
+		if (w->n_slots == SLNF_INFLIGHT) {
+			slots_progress(w, tx, now);
+			if (w->n_slots == SLNF_INFLIGHT)
+				break;
+		}
+		uint16_t n = rte_eth_rx_burst(inst->port_ids[port], w->queue, ms, burst);
+		if (!n)
+			continue;
+		total += n;
+		handle_burst(w, tx, port, ms, n, now);
+	}
+	return total;
+}
+
 int slnf_worker_main(void *arg)
 {
 	struct slnf_worker *w = arg;
@@ -259,30 +421,27 @@ int slnf_worker_main(void *arg)
 	const uint16_t burst = (uint16_t)inst->cfg.workers.burst;
 	static struct tx_batch tx_batches[SLNF_MAX_WORKERS];
 	struct tx_batch *tx = &tx_batches[w->index];
-	struct rte_mbuf *ms[SLNF_BURST_MAX];
 	unsigned sleep_us = 0;
 	uint64_t next_tick = 0;
 
 	memset(tx, 0, sizeof(*tx));
+	for (unsigned i = 0; i < SLNF_INFLIGHT; i++)
+		w->slots[i].scratch.cache = w->cache;
 	/* Linux rounds sleeps up by the timer slack (50 us by default), which
 	 * would turn the 1 us first back-off step into 50 us of added latency. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	while (!inst->stop) {
-		unsigned total = 0;
 		uint64_t now = slnf_now_ms();
-		for (uint16_t port = 0; port < inst->cfg.n_ports; port++) {
-			uint16_t n = rte_eth_rx_burst(inst->port_ids[port], w->queue, ms, burst);
-			if (!n)
-				continue;
-			total += n;
-			handle_burst(w, tx, port, ms, n, now);
-		}
+		unsigned total = rx_ports(w, tx, burst, now);
+		if (w->n_slots)
+			slots_progress(w, tx, now);
 		if (w->index == 0 && now >= next_tick) {
 			neigh_maintenance(w, tx, now);
 			next_tick = now + 100;
 		}
 		tx_flush(w, tx);
-		if (total || inst->cfg.workers.busy_poll) {
+		/* Slots waiting on the store are polled without sleeping. */
+		if (total || w->n_slots || inst->cfg.workers.busy_poll) {
 			sleep_us = 0;
 			continue;
 		}
@@ -294,6 +453,7 @@ int slnf_worker_main(void *arg)
 			rte_delay_us_sleep(sleep_us);
 		}
 	}
+	slots_drain(w, tx);
 	tx_flush(w, tx);
 	return 0;
 }
