@@ -146,6 +146,9 @@ cleanup() {
 	done
 	delete_namespaces
 	[ -z "$TMP" ] || rm -rf "$TMP"
+	# the shm store outlives slnfd by design (a restarted instance finds its
+	# state); the demo removes the table it created
+	rm -f /dev/shm/slnf-demo
 }
 
 # ---- steps -------------------------------------------------------------------

@@ -738,7 +738,7 @@ static void parse_store(struct ctx *c, const struct obj *top, struct slnf_config
 
 	get_object(c, top, "store", store_keys, &o);
 	path_key(field, o.path, "backend");
-	if (get_text(c, &o, "backend", store_backends[0], &name_rule, cfg->store.backend,
+	if (get_text(c, &o, "backend", "shm", &name_rule, cfg->store.backend,
 		     sizeof(cfg->store.backend)))
 		check_store_backend(c, field, cfg->store.backend);
 	get_uint(c, &o, "capacity", 16, 1u << 30, 65536, &cfg->store.capacity);

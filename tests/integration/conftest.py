@@ -43,6 +43,7 @@ def _leftovers():
     for ns in topo.netns_list():
         if ns.startswith(topo.NS_PREFIX):
             found.append(f"namespace {ns}")
+    found += [f"shm table /dev/shm/{n}" for n in topo.shm_leftovers()]
     for pid, proc in list(topo.LIVE_PROCS.items()):
         if proc.poll() is None:
             found.append(f"process {pid}: {' '.join(proc.args)}")
@@ -52,6 +53,8 @@ def _leftovers():
 def _remove_leftovers():
     for pid, proc in list(topo.LIVE_PROCS.items()):
         topo.stop_process(proc, timeout=3)
+    for name in topo.shm_leftovers():
+        topo.remove_shm(name)
     for ns in topo.netns_list():
         if ns.startswith(topo.NS_PREFIX):
             try:

@@ -77,6 +77,25 @@ def run(cmd, ns=None, check=True, timeout=30, **kw):
     return r
 
 
+SHM_DIR = Path("/dev/shm")
+
+
+def shm_store(name):
+    """The store section of a test instance: the shm backend (the default)
+    with a table named after the instance, so tests never share state."""
+    return {"backend": "shm", "capacity": 65536, "shm": {"name": name}}
+
+
+def remove_shm(name):
+    """Remove an instance's shm table (state outlives slnfd by design)."""
+    (SHM_DIR / name).unlink(missing_ok=True)
+
+
+def shm_leftovers():
+    """shm tables of this test process still present."""
+    return sorted(p.name for p in SHM_DIR.glob(f"t{os.getpid()}-*"))
+
+
 def netns_list():
     r = run(["ip", "-j", "netns", "list"], check=False)
     if r.returncode != 0 or not r.stdout.strip():
@@ -196,12 +215,13 @@ class Slnfd:
             self.stop()
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
+            remove_shm(self.name)
         return False
 
     def config(self, ports, tenants, **extra):
         """A config with this instance's name and control socket."""
         return {"name": self.name, "control": {"socket": str(self.tmp / "slnfd.sock")},
-                "ports": ports, "tenants": tenants, **extra}
+                "store": shm_store(self.name), "ports": ports, "tenants": tenants, **extra}
 
     def start(self, cfg):
         self.config_path, self.log_path = self.tmp / "slnfd.json", self.tmp / "slnfd.log"
@@ -339,7 +359,7 @@ class Topo:
             "eal": {"hugepages": False, "memory_mb": 256},
             "workers": {"count": 1, "busy_poll": False, "idle_sleep_max_us": 500},
             "control": {"socket": str(self.tmp / "slnfd.sock")},
-            "store": {"backend": "local", "capacity": 65536},
+            "store": shm_store(self.name),
             "neighbours": {"reachable_s": 30, "max_pending": 16},
             "ports": ports,
             "tenants": [{
@@ -414,6 +434,7 @@ class Topo:
         self.namespaces = []
         if self.tmp:
             step("remove temp dir", lambda: shutil.rmtree(self.tmp, ignore_errors=True))
+        step("remove shm table", lambda: remove_shm(self.name))
         return errors
 
     # ---- helpers for tests ---------------------------------------------------

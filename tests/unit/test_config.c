@@ -130,7 +130,8 @@ static void test_demo_loads(void **state)
 	assert_int_equal(cfg->eal.memory_mb, 256);
 	assert_int_equal(cfg->workers.count, 1);
 	assert_int_equal(cfg->workers.idle_sleep_max_us, 500);
-	assert_string_equal(cfg->store.backend, "local");
+	assert_string_equal(cfg->store.backend, "shm");
+	assert_string_equal(cfg->store.shm_name, "slnf-demo");
 	assert_int_equal(cfg->store.capacity, 65536);
 
 	assert_int_equal(cfg->n_ports, 2);
@@ -178,7 +179,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->workers.burst, 32);
 	assert_int_equal(cfg->mbufs, 8191);
 	assert_string_equal(cfg->control_socket, "/run/slnf/t1.sock");
-	assert_string_equal(cfg->store.backend, "local");
+	assert_string_equal(cfg->store.backend, "shm");
 	assert_int_equal(cfg->store.capacity, 65536);
 	assert_string_equal(cfg->store.shm_name, "slnf-store");
 	assert_string_equal(cfg->store.redis.host, "127.0.0.1");
