@@ -41,7 +41,7 @@
 #include "store/cache.h"
 
 #define BATCH_MAX 128
-#define VAL_LEN 64
+#define VAL_LEN_DEFAULT 16 /* a small per-flow record (conntrack state, NAT mapping) */
 #define HIST_N 2048
 #define MAX_BACKENDS 8
 #define MAX_WAIT_S 5 /* a batch not done by then ends the point */
@@ -112,6 +112,7 @@ struct target {
 };
 
 static struct slnf_store_key *keys;
+static unsigned val_len = VAL_LEN_DEFAULT;
 static struct hist hist;
 
 static uint64_t rng_next(uint64_t *s)
@@ -129,10 +130,11 @@ static void make_keys(unsigned n)
 		fprintf(stderr, "slnf-store-bench: out of memory\n");
 		exit(1);
 	}
+	/* 13-byte keys shaped like an IPv4 5-tuple: what NFs key flows by */
 	for (unsigned i = 0; i < n; i++) {
-		char data[24];
-		int len = snprintf(data, sizeof(data), "bench-key-%08u", i);
-		slnf_store_key_init(&keys[i], 1, BENCH_NF, data, (uint16_t)len);
+		uint8_t data[13] = {10, 0, (uint8_t)(i >> 16), (uint8_t)(i >> 8), 192, 0, 2, 1,
+				    (uint8_t)(i >> 8), (uint8_t)i, 0, 80, 6};
+		slnf_store_key_init(&keys[i], 1, BENCH_NF, data, sizeof(data));
 	}
 }
 
@@ -140,8 +142,8 @@ static void fill_op(struct slnf_store_op *op, enum slnf_store_opcode opcode, uns
 {
 	slnf_store_op_init(op, opcode, &keys[key]);
 	if (opcode == SLNF_STORE_PUT) {
-		op->val_len = VAL_LEN;
-		memset(op->val, (int)(key & 0xff), VAL_LEN);
+		op->val_len = (uint16_t)val_len;
+		memset(op->val, (int)(key & 0xff), val_len);
 	}
 }
 
@@ -367,15 +369,36 @@ static void redis_stop(struct redis_srv *srv)
 
 /* Start redis-server on a free loopback port and a Unix socket; 0 once it
  * answers PING. Run before EAL pins this process to one core. */
-static int redis_start(struct redis_srv *srv, const char *server)
+/* True once the master on port has n replicas in sync (WAIT n answers n). */
+static bool redis_has_replicas(uint16_t port, int n)
+{
+	struct timeval tv = {.tv_sec = 1, .tv_usec = 0};
+	redisContext *rc = redisConnectWithTimeout("127.0.0.1", port, tv);
+	bool ok = false;
+	if (rc && !rc->err) {
+		redisReply *r = redisCommand(rc, "WAIT %d 200", n);
+		ok = r && r->type == REDIS_REPLY_INTEGER && r->integer >= n;
+		if (r)
+			freeReplyObject(r);
+	}
+	if (rc)
+		redisFree(rc);
+	return ok;
+}
+
+/* Start a redis-server on a free port; replica_of != 0 makes it a replica
+ * of the server on that port. */
+static int redis_start(struct redis_srv *srv, const char *server, uint16_t replica_of)
 {
 	memset(srv, 0, sizeof(*srv));
 	srv->port = free_port();
 	if (!srv->port)
 		return -EADDRNOTAVAIL;
-	snprintf(srv->sock, sizeof(srv->sock), "/tmp/slnf-store-bench-%d.sock", (int)getpid());
-	char port[8];
+	snprintf(srv->sock, sizeof(srv->sock), "/tmp/slnf-store-bench-%d-%u.sock", (int)getpid(),
+		 srv->port);
+	char port[8], master[8];
 	snprintf(port, sizeof(port), "%u", srv->port);
+	snprintf(master, sizeof(master), "%u", replica_of);
 	pid_t pid = fork();
 	if (pid < 0)
 		return -errno;
@@ -383,9 +406,16 @@ static int redis_start(struct redis_srv *srv, const char *server)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
 			_exit(126);
-		execlp(server, server, "--port", port, "--bind", "127.0.0.1", "--unixsocket",
-		       srv->sock, "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
-		       "--daemonize", "no", (char *)NULL);
+		if (replica_of)
+			execlp(server, server, "--port", port, "--bind", "127.0.0.1",
+			       "--unixsocket", srv->sock, "--unixsocketperm", "700", "--save", "",
+			       "--appendonly", "no", "--daemonize", "no", "--replicaof",
+			       "127.0.0.1", master, (char *)NULL);
+		else
+			execlp(server, server, "--port", port, "--bind", "127.0.0.1",
+			       "--unixsocket", srv->sock, "--unixsocketperm", "700", "--save", "",
+			       "--appendonly", "no", "--daemonize", "no",
+			       "--repl-diskless-sync-delay", "0", (char *)NULL);
 		_exit(127);
 	}
 	srv->pid = pid;
@@ -509,8 +539,8 @@ static double best_get(const struct target *t)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: slnf-store-bench [--seconds S] [--keys N] [--backend NAME]...\n"
-		   "                        [--redis-server PATH] [--no-redis]\n"
-		   "backends: cache local shm redis redis-unix (default: all)\n");
+		   "                        [--redis-server PATH] [--no-redis] [--value-bytes N]\n"
+		   "backends: cache local shm redis redis-unix redis-wait (default: all)\n");
 }
 
 static void parse_opts(int argc, char **argv, struct opts *o)
@@ -520,6 +550,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{"backend", required_argument, NULL, 'b'},
 		{"redis-server", required_argument, NULL, 'r'},
 		{"no-redis", no_argument, NULL, 'n'},      {"help", no_argument, NULL, 'h'},
+		{"value-bytes", required_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
 	*o = (struct opts){.seconds = 1.0, .keys = 65536, .redis_server = "redis-server",
@@ -543,6 +574,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case 'n':
 			o->redis = false;
 			break;
+		case 'v':
+			val_len = (unsigned)strtoul(optarg, NULL, 10);
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -552,7 +586,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (o->seconds <= 0 || o->seconds > 60 || o->keys < 1 || o->keys > 1u << 22 ||
-	    optind != argc) {
+	    val_len < 1 || val_len > SLNF_STORE_VAL_MAX || optind != argc) {
 		usage(stderr);
 		exit(2);
 	}
@@ -564,14 +598,20 @@ int main(int argc, char **argv)
 	parse_opts(argc, argv, &o);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	struct redis_srv srv = {0};
-	int redis_rc = -ENOENT;
+	struct redis_srv srv = {0}, replica = {0};
+	int redis_rc = -ENOENT, replica_rc = -ENOENT;
 	if (o.redis && (wanted(&o, "redis") || wanted(&o, "redis-unix")))
-		redis_rc = redis_start(&srv, o.redis_server);
+		redis_rc = redis_start(&srv, o.redis_server, 0);
+	if (redis_rc == 0 && wanted(&o, "redis-wait")) {
+		replica_rc = redis_start(&replica, o.redis_server, srv.port);
+		for (int i = 0; replica_rc == 0 && !redis_has_replicas(srv.port, 1); i++)
+			if (i == 25)
+				replica_rc = -ETIMEDOUT;
+	}
 	eal_start();
 	make_keys(o.keys);
 
-	static struct target targets[7];
+	static struct target targets[9];
 	unsigned n = 0;
 	struct slnf_store_config cfg;
 
@@ -626,8 +666,30 @@ int main(int argc, char **argv)
 		t->depth = pipelined ? DEPTH_MAX : 1;
 	}
 
+	/* Durability: the same server with a replica; writes wait for it. */
+	for (int pipelined = 0; pipelined < 2 && wanted(&o, "redis-wait"); pipelined++) {
+		struct target *t = &targets[n++];
+		const char *label = pipelined ? "redis WAIT 1, 8 in flight" : "redis WAIT 1";
+		if (replica_rc < 0) {
+			memset(t, 0, sizeof(*t));
+			t->label = label;
+			snprintf(t->why, sizeof(t->why), "not available (replica: %s)",
+				 strerror(-replica_rc));
+			continue;
+		}
+		memset(&cfg, 0, sizeof(cfg));
+		snprintf(cfg.backend, sizeof(cfg.backend), "redis");
+		snprintf(cfg.redis.host, sizeof(cfg.redis.host), "127.0.0.1");
+		cfg.redis.port = srv.port;
+		cfg.redis.timeout_ms = 1000;
+		cfg.redis.wait_replicas = 1;
+		cfg.redis.wait_timeout_ms = 1000;
+		open_target(t, label, &cfg);
+		t->depth = pipelined ? DEPTH_MAX : 1;
+	}
+
 	printf("slnf-store-bench: %u keys, %.1f s per point, one thread, %u-byte values\n",
-	       o.keys, o.seconds, VAL_LEN);
+	       o.keys, o.seconds, val_len);
 	for (unsigned i = 0; i < n; i++) {
 		if (targets[i].available)
 			run_target(&targets[i], &o);
@@ -672,6 +734,8 @@ int main(int argc, char **argv)
 	char path[128];
 	snprintf(path, sizeof(path), "/dev/shm/%s", shm_name);
 	unlink(path);
+	redis_stop(&replica);
+	unlink(replica.sock);
 	redis_stop(&srv);
 	unlink(srv.sock);
 	free(keys);
