@@ -611,7 +611,7 @@ int main(int argc, char **argv)
 	eal_start();
 	make_keys(o.keys);
 
-	static struct target targets[9];
+	static struct target targets[8];
 	unsigned n = 0;
 	struct slnf_store_config cfg;
 
@@ -638,20 +638,24 @@ int main(int argc, char **argv)
 		cfg.capacity = o.keys * 2;
 		open_target(&targets[n++], "shm", &cfg);
 	}
-	static const char *const redis_labels[] = {"redis", "redis-unix", "redis 8 in flight",
-						   "redis-unix 8 in flight"};
-	for (int v = 0; v < 4; v++) {
-		int unix_sock = v & 1, pipelined = v >> 1;
-		const char *label = redis_labels[v];
-		if (!wanted(&o, unix_sock ? "redis-unix" : "redis"))
+	/* Rows 0-3: redis over TCP / Unix socket, one or 8 batches in flight;
+	 * rows 4-5: the same server with a replica, writes waiting for it. */
+	static const char *const redis_labels[] = {
+		"redis",	"redis-unix",	"redis 8 in flight", "redis-unix 8 in flight",
+		"redis WAIT 1", "", "redis WAIT 1, 8 in flight"};
+	for (int v = 0; v < 7; v++) {
+		int unix_sock = v & 1, pipelined = (v >> 1) & 1, wait = v >= 4;
+		const char *want = wait ? "redis-wait" : unix_sock ? "redis-unix" : "redis";
+		if ((wait && unix_sock) || !wanted(&o, want))
 			continue;
 		struct target *t = &targets[n++];
-		if (redis_rc < 0) {
+		int rc = wait ? replica_rc : redis_rc;
+		if (rc < 0) {
 			memset(t, 0, sizeof(*t));
-			t->label = label;
+			t->label = redis_labels[v];
 			snprintf(t->why, sizeof(t->why), "not available (%s: %s)",
-				 o.redis ? "redis-server did not start" : "--no-redis",
-				 strerror(-redis_rc));
+				 !o.redis ? "--no-redis" : wait ? "replica" : "redis-server",
+				 strerror(-rc));
 			continue;
 		}
 		memset(&cfg, 0, sizeof(cfg));
@@ -661,30 +665,9 @@ int main(int argc, char **argv)
 		if (unix_sock)
 			snprintf(cfg.redis.unix_path, sizeof(cfg.redis.unix_path), "%s", srv.sock);
 		cfg.redis.timeout_ms = 1000;
-		cfg.redis.wait_timeout_ms = 100;
-		open_target(t, label, &cfg);
-		t->depth = pipelined ? DEPTH_MAX : 1;
-	}
-
-	/* Durability: the same server with a replica; writes wait for it. */
-	for (int pipelined = 0; pipelined < 2 && wanted(&o, "redis-wait"); pipelined++) {
-		struct target *t = &targets[n++];
-		const char *label = pipelined ? "redis WAIT 1, 8 in flight" : "redis WAIT 1";
-		if (replica_rc < 0) {
-			memset(t, 0, sizeof(*t));
-			t->label = label;
-			snprintf(t->why, sizeof(t->why), "not available (replica: %s)",
-				 strerror(-replica_rc));
-			continue;
-		}
-		memset(&cfg, 0, sizeof(cfg));
-		snprintf(cfg.backend, sizeof(cfg.backend), "redis");
-		snprintf(cfg.redis.host, sizeof(cfg.redis.host), "127.0.0.1");
-		cfg.redis.port = srv.port;
-		cfg.redis.timeout_ms = 1000;
-		cfg.redis.wait_replicas = 1;
+		cfg.redis.wait_replicas = wait ? 1 : 0;
 		cfg.redis.wait_timeout_ms = 1000;
-		open_target(t, label, &cfg);
+		open_target(t, redis_labels[v], &cfg);
 		t->depth = pipelined ? DEPTH_MAX : 1;
 	}
 
