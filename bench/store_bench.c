@@ -318,6 +318,7 @@ struct redis_srv {
 	pid_t pid;
 	uint16_t port;
 	char sock[108];
+	char dir[64]; /* its working directory: a replica writes the RDB it loads there */
 };
 
 static uint16_t free_port(void)
@@ -367,6 +368,18 @@ static void redis_stop(struct redis_srv *srv)
 	srv->pid = 0;
 }
 
+/* Remove a stopped server's working directory and what it wrote there. */
+static void redis_remove_dir(struct redis_srv *srv)
+{
+	char path[128];
+	if (!srv->dir[0])
+		return;
+	snprintf(path, sizeof(path), "%s/dump.rdb", srv->dir);
+	unlink(path);
+	rmdir(srv->dir);
+	srv->dir[0] = 0;
+}
+
 /* Start redis-server on a free loopback port and a Unix socket; 0 once it
  * answers PING. Run before EAL pins this process to one core. */
 /* True once the master on port has n replicas in sync (WAIT n answers n). */
@@ -397,6 +410,9 @@ static int redis_start(struct redis_srv *srv, const char *server, uint16_t repli
 	snprintf(srv->sock, sizeof(srv->sock), "/tmp/slnf-store-bench-%d-%u.sock", (int)getpid(),
 		 srv->port);
 	char port[8], master[8];
+	snprintf(srv->dir, sizeof(srv->dir), "/tmp/slnf-store-bench-XXXXXX");
+	if (!mkdtemp(srv->dir))
+		return -errno;
 	snprintf(port, sizeof(port), "%u", srv->port);
 	snprintf(master, sizeof(master), "%u", replica_of);
 	pid_t pid = fork();
@@ -409,12 +425,12 @@ static int redis_start(struct redis_srv *srv, const char *server, uint16_t repli
 		if (replica_of)
 			execlp(server, server, "--port", port, "--bind", "127.0.0.1",
 			       "--unixsocket", srv->sock, "--unixsocketperm", "700", "--save", "",
-			       "--appendonly", "no", "--daemonize", "no", "--replicaof",
-			       "127.0.0.1", master, (char *)NULL);
+			       "--appendonly", "no", "--daemonize", "no", "--dir", srv->dir,
+			       "--replicaof", "127.0.0.1", master, (char *)NULL);
 		else
 			execlp(server, server, "--port", port, "--bind", "127.0.0.1",
 			       "--unixsocket", srv->sock, "--unixsocketperm", "700", "--save", "",
-			       "--appendonly", "no", "--daemonize", "no",
+			       "--appendonly", "no", "--daemonize", "no", "--dir", srv->dir,
 			       "--repl-diskless-sync-delay", "0", (char *)NULL);
 		_exit(127);
 	}
@@ -719,8 +735,10 @@ int main(int argc, char **argv)
 	unlink(path);
 	redis_stop(&replica);
 	unlink(replica.sock);
+	redis_remove_dir(&replica);
 	redis_stop(&srv);
 	unlink(srv.sock);
+	redis_remove_dir(&srv);
 	free(keys);
 	rte_eal_cleanup();
 	return 0;
