@@ -34,6 +34,8 @@
 	X(STORE_ERROR, "store_error", "state store did not acknowledge a write")        \
 	X(STORE_CONFLICT, "store_conflict", "state changed by another writer")          \
 	X(TX_FULL, "tx_full", "transmit queue full")                                    \
+	X(FW_INVALID, "fw_invalid", "firewall: packet invalid for its connection state") \
+	X(FW_DENY, "fw_deny", "denied by a firewall rule")                               \
 	X(NO_MBUF, "no_mbuf", "buffer pool empty")
 
 enum slnf_drop_reason {

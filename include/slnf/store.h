@@ -72,6 +72,7 @@ struct slnf_store_op {
 struct slnf_store_config {
 	char backend[32];  /* "local", "shm", "redis", "redis-cluster" */
 	uint32_t capacity; /* maximum records (local, shm) */
+	uint32_t cache_entries; /* per-worker instance cache size; 0 = no cache */
 	char shm_name[64]; /* shm: name of the shared table (a file in /dev/shm) */
 	struct {
 		char host[64];          /* redis: server address (default 127.0.0.1) */

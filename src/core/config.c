@@ -663,7 +663,8 @@ static void parse_control(struct ctx *c, const struct obj *top, struct slnf_conf
 		 sizeof(cfg->control_socket));
 }
 
-static const char *const store_keys[] = {"backend", "capacity", "shm", "redis", NULL};
+static const char *const store_keys[] = {"backend", "capacity", "cache_entries", "shm", "redis",
+					 NULL};
 static const char *const store_shm_keys[] = {"name", NULL};
 static const char *const store_redis_keys[] = {"host",	     "port",	      "unix",
 					       "nodes",	     "timeout_ms",    "wait_replicas",
@@ -742,6 +743,7 @@ static void parse_store(struct ctx *c, const struct obj *top, struct slnf_config
 		     sizeof(cfg->store.backend)))
 		check_store_backend(c, field, cfg->store.backend);
 	get_uint(c, &o, "capacity", 16, 1u << 30, 65536, &cfg->store.capacity);
+	get_uint(c, &o, "cache_entries", 0, 1u << 20, 4096, &cfg->store.cache_entries);
 	get_object(c, &o, "shm", store_shm_keys, &shm);
 	get_text(c, &shm, "name", "slnf-store", &prefix_rule, cfg->store.shm_name,
 		 sizeof(cfg->store.shm_name));

@@ -91,8 +91,8 @@ static int setup(struct slnf_instance *inst, struct slnf_error *err)
 	if (!inst->workers)
 		return slnf_errorf(err, ENOMEM, NULL, NULL, "out of memory for workers");
 	memset(inst->workers, 0, sizeof(struct slnf_worker) * inst->n_workers);
-	struct slnf_cache_config cc = {.capacity = SLNF_CACHE_DEFAULT_CAPACITY};
-	for (unsigned w = 0; w < inst->n_workers; w++) {
+	struct slnf_cache_config cc = {.capacity = cfg->store.cache_entries};
+	for (unsigned w = 0; w < inst->n_workers && cc.capacity; w++) {
 		rc = slnf_cache_create(&cc, &inst->workers[w].cache);
 		if (rc)
 			return slnf_errorf(err, -rc, NULL, NULL, "out of memory for the caches");

@@ -91,90 +91,30 @@ struct filter {
 	struct filter_counters cnt;
 };
 
-static const struct {
-	const char *name;
-	uint8_t number;
-} proto_names[] = { { "icmp", IPPROTO_ICMP }, { "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP } };
-
-/* "proto": "tcp" | "udp" | "icmp" | 0-255. Sets the field; 1 if present. */
+/* "proto" into the ACL's 1-byte field; 1 if present. */
 static int parse_proto(const struct slnf_nf_env *env, const char *path, json_t *o,
 		       struct rte_acl_field *f, struct slnf_error *err)
 {
-	json_t *v = json_object_get(o, "proto");
-	json_int_t n = -1;
+	uint8_t n;
+	int rc = slnf_params_proto(env, path, o, &n, err);
 
-	if (!v)
-		return 0;
-	if (json_is_string(v)) {
-		for (size_t i = 0; i < RTE_DIM(proto_names); i++)
-			if (!strcmp(json_string_value(v), proto_names[i].name))
-				n = proto_names[i].number;
-		if (n < 0)
-			return slnf_params_fail_at(env, err, EINVAL, path, "proto",
-						   "unknown protocol \"%s\" (expected tcp, udp, "
-						   "icmp or a number 0-255)",
-						   json_string_value(v));
-	} else if (json_is_integer(v)) {
-		n = json_integer_value(v);
+	if (rc > 0) {
+		f->value.u8 = n;
+		f->mask_range.u8 = 0xff;
 	}
-	if (n < 0 || n > 255)
-		return slnf_params_fail_at(env, err, EINVAL, path, "proto",
-					   "must be tcp, udp, icmp or a number 0-255");
-	f->value.u8 = (uint8_t)n;
-	f->mask_range.u8 = 0xff;
-	return 1;
+	return rc;
 }
 
-/* A decimal port 0-65535 at s; returns the end or NULL. */
-static const char *parse_port_number(const char *s, uint16_t *out)
-{
-	unsigned long v = 0;
-	const char *p = s;
-
-	for (; *p >= '0' && *p <= '9' && p - s < 6; p++)
-		v = v * 10 + (unsigned long)(*p - '0');
-	if (p == s || v > 65535)
-		return NULL;
-	*out = (uint16_t)v;
-	return p;
-}
-
-/* "N" or "N-M" (N <= M), or a JSON integer N. Sets the range field to
- * 0-65535 when absent; returns 1 if present. */
+/* A port range into an ACL range field (0-65535 when absent). */
 static int parse_port_range(const struct slnf_nf_env *env, const char *path, json_t *o,
 			    const char *key, struct rte_acl_field *f, struct slnf_error *err)
 {
-	json_t *v = json_object_get(o, key);
-	const char *s, *end;
 	uint16_t lo, hi;
-	char text[24];
+	int rc = slnf_params_port_range(env, path, o, key, &lo, &hi, err);
 
-	f->value.u16 = 0;
-	f->mask_range.u16 = UINT16_MAX;
-	if (!v)
-		return 0;
-	if (json_is_integer(v)) {
-		snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		s = text;
-	} else if (json_is_string(v)) {
-		s = json_string_value(v);
-	} else {
-		return slnf_params_fail_at(env, err, EINVAL, path, key,
-					   "must be a port \"N\" or a range \"N-M\"");
-	}
-	end = parse_port_number(s, &lo);
-	hi = lo;
-	if (end && *end == '-')
-		end = parse_port_number(end + 1, &hi);
-	if (!end || *end)
-		return slnf_params_fail_at(env, err, EINVAL, path, key,
-					   "bad port range \"%s\" (expected N or N-M, 0-65535)", s);
-	if (lo > hi)
-		return slnf_params_fail_at(env, err, EINVAL, path, key,
-					   "bad port range \"%s\": %u is above %u", s, lo, hi);
 	f->value.u16 = lo;
 	f->mask_range.u16 = hi;
-	return 1;
+	return rc;
 }
 
 static int parse_name(struct filter *f, const struct slnf_nf_env *env, const char *path,

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <netinet/in.h>
+
 #include "nf/params.h"
 
 static const char *env_file(const struct slnf_nf_env *env)
@@ -146,6 +148,88 @@ int slnf_params_word(const struct slnf_nf_env *env, const char *path, json_t *ob
 	member_path(field, path, key);
 	return slnf_params_fail(env, err, EINVAL, field, "\"%s\" is not one of %s", s,
 				word_list(list, sizeof(list), words));
+}
+
+static const struct {
+	const char *name;
+	uint8_t number;
+} proto_names[] = { { "icmp", IPPROTO_ICMP }, { "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP } };
+
+int slnf_params_proto(const struct slnf_nf_env *env, const char *path, json_t *obj,
+		      uint8_t *out, struct slnf_error *err)
+{
+	json_t *v = json_object_get(obj, "proto");
+	json_int_t n = -1;
+
+	if (!v)
+		return 0;
+	if (json_is_string(v)) {
+		for (size_t i = 0; i < sizeof(proto_names) / sizeof(proto_names[0]); i++)
+			if (!strcmp(json_string_value(v), proto_names[i].name))
+				n = proto_names[i].number;
+		if (n < 0)
+			return slnf_params_fail_at(env, err, EINVAL, path, "proto",
+						   "unknown protocol \"%s\" (expected tcp, udp, "
+						   "icmp or a number 0-255)",
+						   json_string_value(v));
+	} else if (json_is_integer(v)) {
+		n = json_integer_value(v);
+	}
+	if (n < 0 || n > 255)
+		return slnf_params_fail_at(env, err, EINVAL, path, "proto",
+					   "must be tcp, udp, icmp or a number 0-255");
+	*out = (uint8_t)n;
+	return 1;
+}
+
+/* A decimal port 0-65535 at s; returns the end or NULL. */
+static const char *parse_port_number(const char *s, uint16_t *out)
+{
+	unsigned long v = 0;
+	const char *p = s;
+
+	for (; *p >= '0' && *p <= '9' && p - s < 6; p++)
+		v = v * 10 + (unsigned long)(*p - '0');
+	if (p == s || v > 65535)
+		return NULL;
+	*out = (uint16_t)v;
+	return p;
+}
+
+int slnf_params_port_range(const struct slnf_nf_env *env, const char *path, json_t *obj,
+			   const char *key, uint16_t *lo, uint16_t *hi, struct slnf_error *err)
+{
+	json_t *v = json_object_get(obj, key);
+	const char *s, *end;
+	char text[24];
+
+	*lo = 0;
+	*hi = UINT16_MAX;
+	if (!v)
+		return 0;
+	if (json_is_integer(v)) {
+		snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		s = text;
+	} else if (json_is_string(v)) {
+		s = json_string_value(v);
+	} else {
+		return slnf_params_fail_at(env, err, EINVAL, path, key,
+					   "must be a port \"N\" or a range \"N-M\"");
+	}
+	end = parse_port_number(s, lo);
+	*hi = *lo;
+	if (end && *end == '-')
+		end = parse_port_number(end + 1, hi);
+	if (!end || *end) {
+		*lo = 0;
+		*hi = UINT16_MAX;
+		return slnf_params_fail_at(env, err, EINVAL, path, key,
+					   "bad port range \"%s\" (expected N or N-M, 0-65535)", s);
+	}
+	if (*lo > *hi)
+		return slnf_params_fail_at(env, err, EINVAL, path, key,
+					   "bad port range \"%s\": %u is above %u", s, *lo, *hi);
+	return 1;
 }
 
 void slnf_params_format_prefix(char out[20], uint32_t addr, uint8_t len)

@@ -66,6 +66,15 @@ int slnf_params_element(const struct slnf_nf_env *env, const char *path, const c
 			json_t *array, size_t i, const char *const keys[],
 			char elem_path[SLNF_PARAMS_PATH_MAX], json_t **out, struct slnf_error *err);
 
+/* obj.proto as "tcp", "udp", "icmp" or a number 0-255. */
+int slnf_params_proto(const struct slnf_nf_env *env, const char *path, json_t *obj,
+		      uint8_t *out, struct slnf_error *err);
+
+/* obj.key as a port "N", a range "N-M" (N <= M) or a JSON integer N;
+ * 0-65535 in *lo, *hi when absent. */
+int slnf_params_port_range(const struct slnf_nf_env *env, const char *path, json_t *obj,
+			   const char *key, uint16_t *lo, uint16_t *hi, struct slnf_error *err);
+
 /* "a.b.c.d/len" of a host-order prefix. */
 void slnf_params_format_prefix(char out[20], uint32_t addr, uint8_t len);
 

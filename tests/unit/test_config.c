@@ -182,6 +182,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg->store.backend, "shm");
 	assert_int_equal(cfg->store.capacity, 65536);
 	assert_string_equal(cfg->store.shm_name, "slnf-store");
+	assert_int_equal(cfg->store.cache_entries, 4096);
 	assert_string_equal(cfg->store.redis.host, "127.0.0.1");
 	assert_int_equal(cfg->store.redis.port, 6379);
 	assert_string_equal(cfg->store.redis.unix_path, "");
@@ -357,6 +358,7 @@ static const struct bad_case bad_cases[] = {
 	  "expected 0..16" },
 	{ "{ 'store': { 'redis': { 'hosts': 'x' } } }", "store.redis.hosts", "unknown key" },
 	{ "{ 'store': { 'shm': { 'name': 'a/b' } } }", "store.shm.name", "contains '/'" },
+	{ "{ 'store': { 'cache_entries': 1048577 } }", "store.cache_entries", "out of range" },
 	{ "{ 'store': { 'capacity': 15 } }", "store.capacity", "expected 16..1073741824" },
 	{ "{ 'store': { 'capacity': 1073741825 } }", "store.capacity", "out of range" },
 	/* neighbours */
