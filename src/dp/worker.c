@@ -182,11 +182,19 @@ static struct slnf_slot *slot_at(struct slnf_worker *w, unsigned i)
 	return &w->slots[(w->slot_head + i) % SLNF_INFLIGHT];
 }
 
+/* The hold bucket of a packet: by the symmetric flow hash, so both
+ * directions of a connection (which share state, e.g. one conntrack
+ * record) are never in flight at once. */
+static unsigned hold_bucket(const struct slnf_pkt *p)
+{
+	return slnf_flow_hash_symmetric(&p->key) & (SLNF_FLOW_HOLDS - 1);
+}
+
 /* Count (delta 1) or uncount (-1) the slot's packets in the holds. */
 static void slot_holds(struct slnf_worker *w, struct slnf_slot *s, int delta)
 {
 	for (uint16_t i = 0; i < s->n_pkts; i++)
-		w->holds[s->pkts[i].hash & (SLNF_FLOW_HOLDS - 1)] += (uint16_t)delta;
+		w->holds[hold_bucket(&s->pkts[i])] += (uint16_t)delta;
 	s->holds = delta > 0;
 }
 
@@ -194,7 +202,7 @@ static void slot_holds(struct slnf_worker *w, struct slnf_slot *s, int delta)
 static bool slot_blocked(const struct slnf_worker *w, const struct slnf_slot *s)
 {
 	for (uint16_t i = 0; i < s->n_pkts; i++)
-		if (w->holds[s->pkts[i].hash & (SLNF_FLOW_HOLDS - 1)])
+		if (w->holds[hold_bucket(&s->pkts[i])])
 			return true;
 	return false;
 }

@@ -247,16 +247,11 @@ static int parse_rules(struct filter *f, const struct slnf_nf_env *env, json_t *
 	struct filter_acl_rule *ars;
 	json_t *rules;
 	size_t n;
-	int rc = slnf_params_array(env, env->field, params, "rules", false, &rules, err);
+	int rc = slnf_params_rules(env, params, FILTER_MAX_RULES, &rules, err);
 
 	if (rc <= 0)
 		return rc;
-	n = json_array_size(rules);
-	if (n > FILTER_MAX_RULES)
-		return slnf_params_fail_at(env, err, E2BIG, env->field, "rules",
-					   "%zu rules, at most %d", n, FILTER_MAX_RULES);
-	if (n == 0)
-		return 0;
+	n = (size_t)rc;
 	f->rules = calloc(n, sizeof(*f->rules));
 	f->hits = calloc(n, sizeof(*f->hits));
 	ars = calloc(n, sizeof(*ars));
@@ -380,21 +375,14 @@ static void filter_process(void *ctx, struct slnf_burst *b, struct slnf_state_ba
 static void filter_stats(void *ctx, json_t *obj)
 {
 	struct filter *f = ctx;
-	char unnamed[24];
 	json_t *rules;
 
 	if (!obj)
 		return;
 	rules = json_array();
-	for (unsigned i = 0; i < f->n_rules; i++) {
-		const struct filter_rule *r = &f->rules[i];
-
-		snprintf(unnamed, sizeof(unnamed), "rules[%u]", i);
-		json_array_append_new(rules, json_pack("{s:s, s:s, s:I}", "name",
-						       r->name[0] ? r->name : unnamed, "action",
-						       action_words[r->action], "hits",
-						       (json_int_t)slnf_counter_read(&f->hits[i])));
-	}
+	for (unsigned i = 0; i < f->n_rules; i++)
+		slnf_rule_report(rules, i, f->rules[i].name, action_words[f->rules[i].action],
+				 &f->hits[i]);
 	json_object_set_new(obj, "rules", rules);
 	json_object_set_new(obj, "default", json_string(action_words[f->default_action]));
 	slnf_counter_report(obj, "default_hits", &f->cnt.default_hits);

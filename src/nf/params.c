@@ -292,3 +292,27 @@ void slnf_counter_report(json_t *obj, const char *name, const _Atomic uint64_t *
 	if (obj)
 		json_object_set_new(obj, name, json_integer((json_int_t)slnf_counter_read(c)));
 }
+
+int slnf_params_rules(const struct slnf_nf_env *env, json_t *params, size_t max, json_t **out,
+		      struct slnf_error *err)
+{
+	int rc = slnf_params_array(env, env->field, params, "rules", false, out, err);
+	if (rc <= 0)
+		return rc;
+	size_t n = json_array_size(*out);
+	if (n > max)
+		return slnf_params_fail_at(env, err, E2BIG, env->field, "rules",
+					   "%zu rules, at most %zu", n, max);
+	return (int)n;
+}
+
+void slnf_rule_report(json_t *rules, unsigned i, const char *name, const char *action,
+		      const _Atomic uint64_t *hits)
+{
+	char unnamed[24];
+
+	snprintf(unnamed, sizeof(unnamed), "rules[%u]", i);
+	json_array_append_new(rules, json_pack("{s:s, s:s, s:I}", "name", name[0] ? name : unnamed,
+					       "action", action,
+					       "hits", (json_int_t)slnf_counter_read(hits)));
+}

@@ -50,6 +50,11 @@ int slnf_params_string(const struct slnf_nf_env *env, const char *path, json_t *
 int slnf_params_array(const struct slnf_nf_env *env, const char *path, json_t *obj,
 		      const char *key, bool required, json_t **out, struct slnf_error *err);
 
+/* The optional "rules" array of params with at most max elements: returns
+ * how many (0 when absent) with the array in *out, or a negative errno. */
+int slnf_params_rules(const struct slnf_nf_env *env, json_t *params, size_t max, json_t **out,
+		      struct slnf_error *err);
+
 /* obj.key as one of words (NULL-terminated); *out is its index. */
 int slnf_params_word(const struct slnf_nf_env *env, const char *path, json_t *obj,
 		     const char *key, bool required, const char *const words[], unsigned *out,
@@ -104,5 +109,10 @@ static inline uint64_t slnf_counter_read(const _Atomic uint64_t *c)
 
 /* obj.name = the counter's value (obj may be NULL). */
 void slnf_counter_report(json_t *obj, const char *name, const _Atomic uint64_t *c);
+
+/* Append rule i's {"name", "action", "hits"} to the JSON array rules; an
+ * empty name is shown as "rules[i]". */
+void slnf_rule_report(json_t *rules, unsigned i, const char *name, const char *action,
+		      const _Atomic uint64_t *hits);
 
 #endif
