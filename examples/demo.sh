@@ -231,6 +231,22 @@ blocked_8081() {
 	[ ! -s "$TMP/conns8081" ]
 }
 
+firewall_blocks_inbound() {
+	local denied
+	if in_ns $NS_S ping -n -c 2 -W 1 $CLIENT >/dev/null; then
+		DETAIL="the server could ping the client"
+		return 1
+	fi
+	"$SLNFD" --stats -c "$TMP/demo.json" >"$TMP/fw.json" || return 1
+	denied=$($PY -c 'import json, sys
+s = json.load(open(sys.argv[1]))
+fw = [n for t in s["tenants"] for n in t["nfs"] if n["nf"] == "firewall"][0]
+print(fw["new"]["denied"], s["store"]["entries"])' "$TMP/fw.json") || return 1
+	DETAIL="the server's pings were dropped as new inbound connections (${denied% *} denied);"
+	DETAIL="$DETAIL the shm store holds ${denied#* } tracked connection(s)"
+	[ "${denied% *}" -ge 2 ]
+}
+
 ttl_exceeded() {
 	local out
 	out=$(in_ns $NS_C ping -n -c 1 -t 1 -W 2 $SERVER) || true
@@ -274,6 +290,13 @@ show_stats() {
 		            for r in nf.get("rules", []):
 		                print(f"      rule {r['name']:<12} {r['action']:<6} {r['hits']:>8} hits")
 		            print(f"      default {'':<12}{'':<6} {nf.get('default_hits'):>8} hits")
+		        elif nf["nf"] == "firewall":
+		            cls = ", ".join(f"{c} {nf[c]['allowed']}/{nf[c]['denied']}"
+		                            for c in ("new", "established", "related", "invalid") if c in nf)
+		            print(f"    firewall (allowed/denied): {cls}; connections created "
+		                  f"{nf.get('created')}, updated {nf.get('updated')}")
+		            for r in nf.get("rules", []):
+		                print(f"      rule {r['name']:<14} {r['action']:<6} {r['hits']:>8} hits")
 		        elif nf["nf"] == "router":
 		            print(f"    router: forwarded {nf.get('forwarded')}, no route {nf.get('no_route')}, "
 		                  f"TTL exceeded {nf.get('ttl_exceeded')}, ICMP sent {nf.get('icmp_sent')}, "
@@ -310,8 +333,9 @@ main() {
 	step "the client learned the gateway's MAC from slnfd's ARP reply" gateway_mac_learned
 	step "ping the server $SERVER through the router" ping_all $NS_C $SERVER 5
 	step "start HTTP servers in the server namespace" start_servers
-	step "download 10 MB with curl through filter + router, sha256 matches" download
+	step "download 10 MB with curl through filter + firewall + router, sha256 matches" download
 	step "the filter blocks tcp port 8081" blocked_8081
+	step "the firewall admits replies but no connection from the server side" firewall_blocks_inbound
 	step "TTL 1 is answered with ICMP time exceeded from the gateway" ttl_exceeded
 	if show_stats >"$TMP/summary.txt" 2>&1; then
 		echo "       slnfd --stats:"

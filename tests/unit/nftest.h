@@ -195,19 +195,23 @@ static inline void nftest_refused(const char *file, const struct nftest_bad *cas
 	}
 }
 
-/* Load examples/demo.json and create (then destroy) the NF it has at
- * tenants[0].chain[pos], which must be of type nf. */
-static inline void nftest_demo(const char *nf, unsigned pos)
+/* Load examples/demo.json and create (then destroy) the first NF of type
+ * nf in tenants[0]'s chain, which must have one. */
+static inline void nftest_demo(const char *nf)
 {
 	struct nftest *t = calloc(1, sizeof(*t));
 	struct slnf_error err = { { 0 } };
 	void *ctx = NULL;
+	unsigned pos = 0;
 
 	assert_non_null(t);
 	slnf_test_eal();
 	if (slnf_config_load(SLNF_TEST_DATA "/../../examples/demo.json", &t->cfg, &err) < 0)
 		fail_msg("demo.json: %s", err.msg);
-	assert_string_equal(t->cfg.tenants[0].chain[pos].nf, nf);
+	while (pos < t->cfg.tenants[0].n_chain && strcmp(t->cfg.tenants[0].chain[pos].nf, nf))
+		pos++;
+	if (pos == t->cfg.tenants[0].n_chain)
+		fail_msg("demo.json has no %s in its chain", nf);
 	if (nftest_create_at(t, 0, pos, &ctx, &err) < 0)
 		fail_msg("demo.json %s: %s", nf, err.msg);
 	t->type->destroy(ctx);

@@ -149,13 +149,14 @@ static void test_demo_loads(void **state)
 	assert_int_equal(cfg->tenants[0].ports[0], 0);
 	assert_int_equal(cfg->tenants[0].ports[1], 1);
 	assert_int_equal(cfg->tenants[0].n_vlans, 0);
-	assert_int_equal(cfg->tenants[0].n_chain, 2);
+	assert_int_equal(cfg->tenants[0].n_chain, 3);
 	assert_string_equal(cfg->tenants[0].chain[0].nf, "filter");
-	assert_string_equal(cfg->tenants[0].chain[1].nf, "router");
-	assert_string_equal(cfg->tenants[0].chain[1].field, "tenants[0].chain[1]");
+	assert_string_equal(cfg->tenants[0].chain[1].nf, "firewall");
+	assert_string_equal(cfg->tenants[0].chain[2].nf, "router");
+	assert_string_equal(cfg->tenants[0].chain[2].field, "tenants[0].chain[2]");
 	/* the NF's parameters are handed on untouched */
 	assert_true(json_is_array(json_object_get(cfg->tenants[0].chain[0].params, "rules")));
-	assert_true(json_is_array(json_object_get(cfg->tenants[0].chain[1].params, "routes")));
+	assert_true(json_is_array(json_object_get(cfg->tenants[0].chain[2].params, "routes")));
 	drop_cfg(cfg);
 }
 

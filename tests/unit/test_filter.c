@@ -357,7 +357,7 @@ static void test_validation(void **state)
 
 static void test_demo_config(void **state)
 {
-	nftest_demo("filter", 0);
+	nftest_demo("filter");
 }
 
 int main(void)

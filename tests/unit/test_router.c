@@ -376,7 +376,7 @@ static void test_validation(void **state)
 
 static void test_demo_config(void **state)
 {
-	nftest_demo("router", 1);
+	nftest_demo("router");
 }
 
 int main(void)
