@@ -10,7 +10,9 @@ runs, ROUNDS times interleaved so machine noise hits every gateway alike:
   - UDP: iperf3 -u with 18-byte payloads (64-byte frames), unlimited rate:
     packets per second received by the server;
   - TCP: iperf3 bulk transfer: Gbit/s received.
-The "busy" variant turns idle back-off off (workers.busy_poll) to show its cost.
+The "busy" variant turns idle back-off off (workers.busy_poll) to show its cost;
+the "+firewall" variants add the stateful firewall (af_xdp ports) with its
+state on the local (per-process) and shm (shared memory) stores.
 It prints the median of each and the ratio to the kernel. Absolute numbers
 depend on the machine; the ratios are the result. Not a test: nothing here
 passes or fails on speed.
@@ -30,11 +32,28 @@ def busy_poll(cfg):
     cfg["workers"]["busy_poll"] = True
 
 
+FIREWALL = {"nf": "firewall", "default": "deny", "rules": [
+    {"name": "return", "action": "allow", "state": ["established", "related"]},
+    {"name": "out", "action": "allow", "state": ["new"]}]}
+
+
+def with_firewall(backend):
+    """The chain filter -> firewall -> router, state on the given backend."""
+    def edit(cfg):
+        chain = cfg["tenants"][0]["chain"]
+        chain.insert(len(chain) - 1, FIREWALL)
+        if backend == "local":
+            cfg["store"] = {"backend": "local", "capacity": 65536}
+    return edit
+
+
 # (name, gateway, port type, config edit)
 GATEWAYS = [("kernel", "kernel", "af_packet", None),
             ("slnfd af_packet", "slnfd", "af_packet", None),
             ("slnfd af_xdp", "slnfd", "af_xdp", None),
-            ("slnfd af_xdp busy", "slnfd", "af_xdp", busy_poll)]
+            ("slnfd af_xdp busy", "slnfd", "af_xdp", busy_poll),
+            ("+firewall, local", "slnfd", "af_xdp", with_firewall("local")),
+            ("+firewall, shm", "slnfd", "af_xdp", with_firewall("shm"))]
 
 
 def iperf(t, udp, seconds):
