@@ -216,32 +216,8 @@ static int parse_rules(struct firewall *f, const struct slnf_nf_env *env, json_t
 static int parse_timeouts(struct firewall *f, const struct slnf_nf_env *env, json_t *params,
 			  struct slnf_error *err)
 {
-	char path[SLNF_PARAMS_PATH_MAX];
-	json_t *o = json_object_get(params, "timeouts");
-	int rc;
-
-	for (unsigned i = 0; i < TO_NUM; i++)
-		f->timeout_ms[i] = timeout_defaults[i] * 1000;
-	if (!o)
-		return 0;
-	snprintf(path, sizeof(path), "%s.timeouts", env->field);
-	if (!json_is_object(o))
-		return slnf_params_fail(env, err, EINVAL, path, "must be an object");
-	rc = slnf_params_check_keys(env, path, o, timeout_names, err);
-	if (rc < 0)
-		return rc;
-	for (unsigned i = 0; i < TO_NUM; i++) {
-		json_t *v = json_object_get(o, timeout_names[i]);
-
-		if (!v)
-			continue;
-		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-		    json_integer_value(v) > 4000000)
-			return slnf_params_fail_at(env, err, EINVAL, path, timeout_names[i],
-						   "must be whole seconds, 1 to 4000000");
-		f->timeout_ms[i] = (uint32_t)json_integer_value(v) * 1000;
-	}
-	return 0;
+	return slnf_params_timeouts(env, params, timeout_names, timeout_defaults, f->timeout_ms,
+				    err);
 }
 
 static void fw_destroy(void *ctx)
@@ -350,9 +326,10 @@ static bool quoted_tuple(const struct slnf_pkt *p, struct fw_tuple *t)
 		return false;
 	memset(t, 0, sizeof(*t));
 	t->proto = ip[9];
-	t->a_ip = rte_be_to_cpu_32(*(const rte_be32_t *)(ip + 12));
-	t->b_ip = rte_be_to_cpu_32(*(const rte_be32_t *)(ip + 16));
-	if ((rte_be_to_cpu_16(*(const rte_be16_t *)(ip + 6)) & 0x1fff) != 0)
+	/* byte by byte: the quote sits at a 2-byte aligned offset */
+	t->a_ip = (uint32_t)ip[12] << 24 | (uint32_t)ip[13] << 16 | (uint32_t)ip[14] << 8 | ip[15];
+	t->b_ip = (uint32_t)ip[16] << 24 | (uint32_t)ip[17] << 16 | (uint32_t)ip[18] << 8 | ip[19];
+	if (((ip[6] << 8 | ip[7]) & 0x1fff) != 0)
 		return true; /* a later fragment: no ports */
 	l4 = rte_pktmbuf_read(p->m, off + ihl, 8, buf);
 	if (!l4)

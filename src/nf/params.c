@@ -316,3 +316,34 @@ void slnf_rule_report(json_t *rules, unsigned i, const char *name, const char *a
 					       "action", action,
 					       "hits", (json_int_t)slnf_counter_read(hits)));
 }
+
+int slnf_params_timeouts(const struct slnf_nf_env *env, json_t *params, const char *const names[],
+			 const uint32_t defaults_s[], uint32_t out_ms[], struct slnf_error *err)
+{
+	char path[SLNF_PARAMS_PATH_MAX];
+	json_t *o = json_object_get(params, "timeouts");
+	int rc;
+
+	for (unsigned i = 0; names[i]; i++)
+		out_ms[i] = defaults_s[i] * 1000;
+	if (!o)
+		return 0;
+	snprintf(path, sizeof(path), "%s.timeouts", env->field);
+	if (!json_is_object(o))
+		return slnf_params_fail(env, err, EINVAL, path, "must be an object");
+	rc = slnf_params_check_keys(env, path, o, names, err);
+	if (rc < 0)
+		return rc;
+	for (unsigned i = 0; names[i]; i++) {
+		json_t *v = json_object_get(o, names[i]);
+
+		if (!v)
+			continue;
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 4000000)
+			return slnf_params_fail_at(env, err, EINVAL, path, names[i],
+						   "must be whole seconds, 1 to 4000000");
+		out_ms[i] = (uint32_t)json_integer_value(v) * 1000;
+	}
+	return 0;
+}

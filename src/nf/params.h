@@ -55,6 +55,12 @@ int slnf_params_array(const struct slnf_nf_env *env, const char *path, json_t *o
 int slnf_params_rules(const struct slnf_nf_env *env, json_t *params, size_t max, json_t **out,
 		      struct slnf_error *err);
 
+/* The optional "timeouts" object of params: each of names (NULL-terminated)
+ * may be given in whole seconds (1..4000000); out_ms[i] gets it, or
+ * defaults_s[i] when absent. */
+int slnf_params_timeouts(const struct slnf_nf_env *env, json_t *params, const char *const names[],
+			 const uint32_t defaults_s[], uint32_t out_ms[], struct slnf_error *err);
+
 /* obj.key as one of words (NULL-terminated); *out is its index. */
 int slnf_params_word(const struct slnf_nf_env *env, const char *path, json_t *obj,
 		     const char *key, bool required, const char *const words[], unsigned *out,

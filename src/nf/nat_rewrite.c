@@ -1,0 +1,91 @@
+/*
+ * nat_rewrite.c - address and port rewriting with incremental checksums;
+ * see nat_rewrite.h.
+ *
+ * Checksum fields are read and written as network-order 16-bit words and
+ * updated with the RFC 1624 helpers of csum.h on host-order values. The
+ * IPv4 header checksum covers the addresses; TCP and UDP checksums cover
+ * them through the pseudo-header and the ports directly; the ICMP echo
+ * checksum covers only the identifier.
+ */
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_ip.h>
+
+#include "slnf/csum.h"
+#include "nf/nat_rewrite.h"
+
+#define TCP_CSUM_OFF 16
+#define UDP_CSUM_OFF 6
+#define ICMP_CSUM_OFF 2
+#define ICMP_ID_OFF 4
+
+static uint16_t get16(const uint8_t *at)
+{
+	return (uint16_t)(at[0] << 8 | at[1]);
+}
+
+static void put16(uint8_t *at, uint16_t v)
+{
+	at[0] = (uint8_t)(v >> 8);
+	at[1] = (uint8_t)v;
+}
+
+/* TCP or UDP: the pseudo-header address and the port at port_off. */
+static void rewrite_l4(uint8_t *l4, bool udp, unsigned port_off, uint32_t old_addr,
+		       uint32_t addr, uint16_t port)
+{
+	uint8_t *csum = l4 + (udp ? UDP_CSUM_OFF : TCP_CSUM_OFF);
+	uint16_t old_port = get16(l4 + port_off), c = get16(csum);
+
+	if (udp) {
+		c = slnf_csum_update32_udp(c, old_addr, addr);
+		c = slnf_csum_update16_udp(c, old_port, port);
+	} else {
+		c = slnf_csum_update32(c, old_addr, addr);
+		c = slnf_csum_update16(c, old_port, port);
+	}
+	put16(csum, c);
+	put16(l4 + port_off, port);
+}
+
+static void rewrite_echo_id(uint8_t *icmp, uint16_t id)
+{
+	uint16_t old = get16(icmp + ICMP_ID_OFF);
+
+	put16(icmp + ICMP_CSUM_OFF, slnf_csum_update16(get16(icmp + ICMP_CSUM_OFF), old, id));
+	put16(icmp + ICMP_ID_OFF, id);
+}
+
+void slnf_nat_rewrite(struct slnf_pkt *p, enum slnf_nat_side side, uint32_t addr,
+		      uint16_t port)
+{
+	struct rte_ipv4_hdr *ip = slnf_pkt_ip(p);
+	uint8_t *l4 = rte_pktmbuf_mtod_offset(p->m, uint8_t *, p->l4_off);
+	/* the address sits 2-byte aligned behind Ethernet: copy, never load */
+	void *field = side == SLNF_NAT_SRC ? (void *)&ip->src_addr : (void *)&ip->dst_addr;
+	rte_be32_t old_be, new_be = rte_cpu_to_be_32(addr);
+	memcpy(&old_be, field, sizeof(old_be));
+	uint32_t old = rte_be_to_cpu_32(old_be);
+
+	memcpy(field, &new_be, sizeof(new_be));
+	ip->hdr_checksum = rte_cpu_to_be_16(
+		slnf_csum_update32(rte_be_to_cpu_16(ip->hdr_checksum), old, addr));
+	if (p->key.proto == IPPROTO_ICMP) {
+		rewrite_echo_id(l4, port);
+		p->key.src_port = p->key.dst_port = port;
+	} else {
+		rewrite_l4(l4, p->key.proto == IPPROTO_UDP, side == SLNF_NAT_SRC ? 0 : 2, old, addr,
+			   port);
+		if (side == SLNF_NAT_SRC)
+			p->key.src_port = port;
+		else
+			p->key.dst_port = port;
+	}
+	if (side == SLNF_NAT_SRC)
+		p->key.src_ip = addr;
+	else
+		p->key.dst_ip = addr;
+	p->hash = slnf_flow_hash(&p->key);
+}
