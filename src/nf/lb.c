@@ -655,7 +655,7 @@ static void new_flow(struct lb *l, struct slnf_pkt *p, uint16_t i, const struct 
 
 	if (!be) {
 		slnf_counter_add(&l->cnt.no_backend, 1);
-		slnf_pkt_drop(p, SLNF_DROP_NO_ROUTE);
+		slnf_pkt_drop(p, SLNF_DROP_LB_NO_BACKEND);
 		return;
 	}
 	r = find_cand(reads, work, (unsigned)p->state_req, p, &c, now);
@@ -694,7 +694,7 @@ static void lb_forward(struct lb *l, struct slnf_pkt *p, uint16_t i, const struc
 		}
 	} else if (!may_open(p)) {
 		slnf_counter_add(&l->cnt.no_pin, 1);
-		slnf_pkt_drop(p, SLNF_DROP_NO_ROUTE);
+		slnf_pkt_drop(p, SLNF_DROP_LB_NO_STATE);
 		return;
 	} else {
 		new_flow(l, p, i, v, reads, writes, work, w, k, now);
@@ -714,7 +714,7 @@ static void lb_return(struct lb *l, struct slnf_pkt *p, uint16_t i,
 
 	if (!w->live) {
 		slnf_counter_add(&l->cnt.unknown_return, 1);
-		slnf_pkt_drop(p, SLNF_DROP_NO_ROUTE);
+		slnf_pkt_drop(p, SLNF_DROP_LB_NO_STATE);
 		return;
 	}
 	if (!refresh(l, writes, i, k, false, w, now)) {

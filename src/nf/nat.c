@@ -619,7 +619,7 @@ static void nat_inbound(struct nat_run *r, struct slnf_pkt *p, struct nat_work *
 {
 	if (!w->live) {
 		slnf_counter_add(&r->n->cnt.unmapped, 1);
-		slnf_pkt_drop(p, SLNF_DROP_FILTER_DENY);
+		slnf_pkt_drop(p, SLNF_DROP_NAT_UNMAPPED);
 		return;
 	}
 	slnf_nat_rewrite(p, SLNF_NAT_DST, w->rec.ip, w->rec.port);
@@ -636,7 +636,7 @@ static void nat_packet(struct nat_run *r, struct slnf_pkt *p, uint16_t i)
 	if (d == NAT_PASS || d == NAT_UNSUPPORTED) {
 		slnf_counter_add(d == NAT_PASS ? &r->n->cnt.passed : &r->n->cnt.unsupported, 1);
 		if (d == NAT_UNSUPPORTED)
-			slnf_pkt_drop(p, SLNF_DROP_FILTER_DENY);
+			slnf_pkt_drop(p, SLNF_DROP_NAT_UNSUPPORTED);
 		return;
 	}
 	rd = p->state_req >= 0 ? &r->reads->reqs[p->state_req].op : NULL;

@@ -101,6 +101,7 @@ struct out {
 	int verdict;
 	uint32_t src, dst;
 	uint16_t sport, dport;
+	unsigned reason; /* drop reason when dropped */
 };
 
 static void check_csums(struct rte_mbuf *m, uint8_t proto)
@@ -147,7 +148,8 @@ static struct out run(struct lbctx *c, uint8_t proto, uint32_t src, uint16_t spo
 	slnf_test_parse(&p, m);
 	b.pkts[0] = &p;
 	slnf_chain_run(c->chain, &b, store, &scratch);
-	o = (struct out){ p.verdict, p.key.src_ip, p.key.dst_ip, p.key.src_port, p.key.dst_port };
+	o = (struct out){ p.verdict, p.key.src_ip, p.key.dst_ip, p.key.src_port, p.key.dst_port,
+			  p.drop_reason };
 	if (o.verdict == SLNF_VERDICT_FORWARD) {
 		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
 
@@ -282,10 +284,12 @@ static void test_return_path(void **state)
 	/* from the backend to an snat port nobody holds: dropped */
 	r = run(a, IPPROTO_TCP, o.dst, o.dport, o.src, (uint16_t)(o.sport ^ 1), RTE_TCP_ACK_FLAG);
 	assert_int_equal(r.verdict, SLNF_VERDICT_DROP);
+	assert_int_equal(r.reason, SLNF_DROP_LB_NO_STATE);
 	assert_int_equal(stat(a, "unknown_return"), 1);
 	/* a mid-flow packet with no pin: dropped */
 	r = ack(a, 2001);
 	assert_int_equal(r.verdict, SLNF_VERDICT_DROP);
+	assert_int_equal(r.reason, SLNF_DROP_LB_NO_STATE);
 	assert_int_equal(stat(a, "no_pin"), 1);
 	/* traffic that is not the LB's passes untouched */
 	r = run(a, IPPROTO_TCP, client(1), 999, slnf_test_ip("10.0.3.3"), 80, RTE_TCP_ACK_FLAG);

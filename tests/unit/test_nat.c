@@ -239,6 +239,7 @@ static void test_unsolicited_inbound_dropped(void **state)
 	struct out o = in_pkt(f, pkt(IPPROTO_UDP, SRV, POOL, 53, 6000));
 
 	assert_int_equal(o.verdict, DROP);
+	assert_int_equal(o.reason, SLNF_DROP_NAT_UNMAPPED);
 	assert_int_equal(stat(f, "unmapped"), 1);
 	/* traffic that is not the NAT's passes untouched */
 	o = in_pkt(f, pkt(IPPROTO_UDP, SRV, "10.0.0.1", 53, 6000));
