@@ -142,15 +142,33 @@ enum slnf_host_action slnf_host_arp(const struct slnf_host *h, struct slnf_neigh
 	return SLNF_HOST_TX;
 }
 
+/* ip is one of our unicast addresses, on any port. */
+static bool owns_any(const struct slnf_host *h, uint32_t ip)
+{
+	for (unsigned i = 0; i < h->n_ports; i++)
+		if (slnf_host_owns(h, (uint16_t)i, ip))
+			return true;
+	return false;
+}
+
+bool slnf_host_takes(const struct slnf_host *h, const struct slnf_pkt *p)
+{
+	if (!slnf_host_is_local(h, p->key.dst_ip))
+		return false;
+	if (!owns_any(h, p->key.dst_ip))
+		return true; /* broadcast or multicast */
+	if (p->key.proto != IPPROTO_ICMP || (p->flags & SLNF_PKT_F_FRAG))
+		return false;
+	const uint8_t *icmp = rte_pktmbuf_mtod_offset(p->m, const uint8_t *, p->l4_off);
+	return icmp[0] == SLNF_ICMP_ECHO_REQUEST;
+}
+
 enum slnf_host_action slnf_host_local(const struct slnf_host *h, struct slnf_pkt *p,
 				      struct slnf_host_stats *st, unsigned *reason)
 {
 	const struct rte_ipv4_hdr *ip = slnf_pkt_ip(p);
 	uint32_t dst = rte_be_to_cpu_32(ip->dst_addr);
-	bool unicast_ours = false;
-	for (unsigned i = 0; i < h->n_ports && !unicast_ours; i++)
-		unicast_ours = slnf_host_owns(h, (uint16_t)i, dst);
-	if (!unicast_ours || p->key.proto != IPPROTO_ICMP || (p->flags & SLNF_PKT_F_FRAG)) {
+	if (!owns_any(h, dst) || p->key.proto != IPPROTO_ICMP || (p->flags & SLNF_PKT_F_FRAG)) {
 		*reason = SLNF_DROP_LOCAL_UNSUPPORTED;
 		return SLNF_HOST_DROP;
 	}

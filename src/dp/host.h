@@ -69,6 +69,13 @@ enum slnf_host_action slnf_host_arp(const struct slnf_host *h, struct slnf_neigh
 				    struct rte_mbuf **released, unsigned max_released,
 				    unsigned *n_released, uint8_t released_mac[6]);
 
+/* True when the host path answers or drops p itself: ICMP echo requests to
+ * one of our addresses, and anything to a broadcast or multicast address.
+ * Other traffic to our unicast addresses goes through the tenant's chain,
+ * so an NF that owns such an address (a NAT pool on the port address) sees
+ * its return traffic; the router drops what nothing claimed. */
+bool slnf_host_takes(const struct slnf_host *h, const struct slnf_pkt *p);
+
 /* Handle an IPv4 packet addressed to us (slnf_host_is_local was true):
  * ICMP echo request -> reply in place (Ethernet addresses swapped). */
 enum slnf_host_action slnf_host_local(const struct slnf_host *h, struct slnf_pkt *p,

@@ -350,7 +350,7 @@ static void handle_burst(struct slnf_worker *w, struct tx_batch *tx, uint16_t po
 			drop(w, m, port, reason);
 			continue;
 		}
-		if (slnf_host_is_local(&inst->host, p->key.dst_ip)) {
+		if (slnf_host_takes(&inst->host, p)) {
 			unsigned why = SLNF_DROP_NONE;
 			if (slnf_host_local(&inst->host, p, &w->host, &why) == SLNF_HOST_TX)
 				tx_add(w, tx, port, port, m);

@@ -61,6 +61,8 @@ struct router {
 	struct rte_lpm *lpm;
 	uint32_t default_route; /* index in routes, or ROUTE_NONE */
 	uint32_t port_addr[SLNF_MAX_PORTS]; /* first address of each port, 0: none */
+	uint32_t own[SLNF_MAX_PORTS * SLNF_MAX_ADDRS]; /* every port address */
+	unsigned n_own;
 	unsigned n_routes;
 	struct route routes[ROUTER_MAX_ROUTES];
 	struct router_counters cnt;
@@ -276,6 +278,9 @@ static int router_create(const struct slnf_nf_env *env, json_t *params, void **c
 	r->default_route = ROUTE_NONE;
 	for (unsigned i = 0; i < cfg->n_ports && i < SLNF_MAX_PORTS; i++)
 		r->port_addr[i] = cfg->ports[i].n_addrs ? cfg->ports[i].addrs[0].addr : 0;
+	for (unsigned i = 0; i < cfg->n_ports && i < SLNF_MAX_PORTS; i++)
+		for (unsigned k = 0; k < cfg->ports[i].n_addrs; k++)
+			r->own[r->n_own++] = cfg->ports[i].addrs[k].addr;
 
 	rc = parse_routes(r, env, params, err);
 	if (rc == 0)
@@ -329,6 +334,16 @@ static void reject(const struct router *r, struct slnf_pkt *p, uint8_t type, uin
 	tally->icmp_sent++;
 }
 
+/* Traffic to one of slnf's own addresses that no NF before the router
+ * claimed (a NAT translates replies to its pool) is not forwarded. */
+static bool is_own(const struct router *r, uint32_t addr)
+{
+	for (unsigned i = 0; i < r->n_own; i++)
+		if (r->own[i] == addr)
+			return true;
+	return false;
+}
+
 static void router_process(void *ctx, struct slnf_burst *b, struct slnf_state_batch *reads,
 			   struct slnf_state_batch *writes)
 {
@@ -343,9 +358,12 @@ static void router_process(void *ctx, struct slnf_burst *b, struct slnf_state_ba
 
 		if (p->verdict != SLNF_VERDICT_FORWARD)
 			continue;
-		live[n] = p;
 		dst[n] = rte_be_to_cpu_32(slnf_pkt_ip(p)->dst_addr);
-		n++;
+		if (is_own(r, dst[n])) {
+			slnf_pkt_drop(p, SLNF_DROP_LOCAL_UNSUPPORTED);
+			continue;
+		}
+		live[n++] = p;
 	}
 	if (n == 0)
 		return;

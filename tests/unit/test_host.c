@@ -184,6 +184,34 @@ static void test_echo_reply(void **state)
 	rte_pktmbuf_free(m);
 }
 
+/* Which packets to our addresses the host path keeps: echo requests and
+ * broadcast/multicast; everything else goes to the chain (a NAT pool on a
+ * port address needs its replies). */
+static void test_host_takes(void **state)
+{
+	struct slnf_pkt p;
+	struct rte_mbuf *m;
+	struct {
+		uint8_t proto;
+		const char *dst;
+		bool taken;
+	} cases[] = {
+		{IPPROTO_ICMP, "10.1.0.1", true},       /* echo request to us */
+		{IPPROTO_UDP, "10.1.0.1", false},       /* to us, not echo: chain */
+		{IPPROTO_TCP, "10.3.0.1", false},
+		{IPPROTO_UDP, "10.1.0.255", true},      /* subnet broadcast */
+		{IPPROTO_UDP, "224.0.0.9", true},       /* multicast */
+		{IPPROTO_UDP, "10.1.0.2", false},       /* someone else */
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		m = slnf_test_ipv4(cases[i].proto, slnf_test_ip("10.1.0.2"),
+				   slnf_test_ip(cases[i].dst), 1, 2, 64, 0);
+		slnf_test_parse(&p, m);
+		assert_int_equal(slnf_host_takes(&host, &p), cases[i].taken);
+		rte_pktmbuf_free(m);
+	}
+}
+
 int main(void)
 {
 	slnf_test_eal();
@@ -193,6 +221,7 @@ int main(void)
 		cmocka_unit_test_setup(test_arp_reply_releases_held, setup),
 		cmocka_unit_test_setup(test_local_addresses, setup),
 		cmocka_unit_test_setup(test_echo_reply, setup),
+		cmocka_unit_test_setup(test_host_takes, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -281,6 +281,28 @@ static void test_skips_dropped(void **state)
 	nftest_free(t);
 }
 
+/* Traffic to one of the instance's own addresses (on any port, second
+ * addresses too) that no NF claimed is dropped, not routed back out. */
+static void test_own_address_not_forwarded(void **state)
+{
+	struct nftest *t = nftest_new("router.json", routes_elem);
+	struct slnf_pkt *a = add_udp(t, "10.10.1.5", "10.10.2.1", 64, NFTEST_LAN);
+	struct slnf_pkt *b = add_udp(t, "10.10.1.5", "192.0.2.1", 64, NFTEST_LAN);
+	struct slnf_pkt *c = add_udp(t, "10.10.1.5", "10.10.2.7", 64, NFTEST_LAN);
+	json_t *st;
+
+	nftest_run(t);
+	assert_int_equal(a->verdict, SLNF_VERDICT_DROP);
+	assert_int_equal(a->drop_reason, SLNF_DROP_LOCAL_UNSUPPORTED);
+	assert_int_equal(b->verdict, SLNF_VERDICT_DROP);
+	assert_int_equal(b->drop_reason, SLNF_DROP_LOCAL_UNSUPPORTED);
+	assert_forwarded(c, NFTEST_WAN, "10.10.2.7");
+	st = nftest_stats(t);
+	assert_int_equal(nftest_stat(st, "forwarded"), 1);
+	json_decref(st);
+	nftest_free(t);
+}
+
 static void test_stats(void **state)
 {
 	struct nftest *t = nftest_new("router.json", routes_elem);
@@ -395,6 +417,7 @@ int main(void)
 		cmocka_unit_test(test_per_tenant_tables),
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_demo_config),
+		cmocka_unit_test(test_own_address_not_forwarded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
