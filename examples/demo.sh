@@ -5,10 +5,14 @@
 #
 # Builds the topology, starts slnfd with examples/demo.json (a copy whose
 # control socket lives in a temporary directory), then shows: ping of the
-# gateway (answered by slnfd), ping through the router, a 10 MB download
-# through filter + router with its sha256 checked, the filter blocking
-# tcp/8081, TTL 1 answered by ICMP time exceeded, and a summary of slnfd's
-# counters. Everything is torn down on exit, Ctrl-C or failure; the exit
+# gateway (answered by slnfd), ping through the chain, a 10 MB download
+# through filter + firewall + NAT + router with its sha256 checked and the
+# server seeing only the NAT's address, 20 connections to a load-balanced
+# VIP spread over two backends, the filter blocking tcp/8081, the firewall
+# blocking connections from outside, and a summary of slnfd's counters.
+# The chain (examples/demo.json) is filter -> firewall -> nat -> lb ->
+# router with "inside": ["lan"], so replies run it backwards (lb, nat,
+# firewall, filter, router). Everything is torn down on exit, Ctrl-C or failure; the exit
 # status is non-zero if any step failed.
 #
 # Usage (as root): examples/demo.sh [PATH/TO/slnfd]     (make run does this)
@@ -35,6 +39,8 @@ GW_LAN=10.10.1.1
 GW_WAN=10.10.2.1
 CLIENT=10.10.1.2
 SERVER=10.10.2.2
+VIP=10.10.9.9                       # the lb VIP (demo.json)
+BACKENDS=(10.10.2.10 10.10.2.11)    # its backends, on ports 8090 and 8091
 
 TMP=
 SLNFD_PID=
@@ -91,6 +97,8 @@ build_topology() {
 	ip -n $NS_C addr add $CLIENT/24 dev $IF_C
 	ip -n $NS_C route add default via $GW_LAN
 	ip -n $NS_S addr add $SERVER/24 dev $IF_S
+	ip -n $NS_S addr add ${BACKENDS[0]}/24 dev $IF_S
+	ip -n $NS_S addr add ${BACKENDS[1]}/24 dev $IF_S
 	ip -n $NS_S route add default via $GW_WAN
 	# the gateway's Linux stack has no address and does not forward: all it
 	# does for the hosts is done by slnfd
@@ -186,12 +194,12 @@ gateway_mac_learned() {
 	[ -n "$learned" ] && [ "$learned" = "$real" ]
 }
 
-start_httpd() { # PORT
+start_httpd() { # PORT [ADDR [DIR]]
 	# tests/integration/httpd.py: http.server that logs every accepted
 	# connection and, unlike `python3 -m http.server`, asks DNS nothing
 	: >"$TMP/conns$1"
-	ip netns exec $NS_S $PY "$HERE/../tests/integration/httpd.py" --bind $SERVER --port "$1" \
-		--dir "$TMP/www" --conn-log "$TMP/conns$1" >"$TMP/httpd$1.log" 2>&1 &
+	ip netns exec $NS_S $PY "$HERE/../tests/integration/httpd.py" --bind "${2:-$SERVER}" \
+		--port "$1" --dir "${3:-$TMP/www}" --conn-log "$TMP/conns$1" >"$TMP/httpd$1.log" 2>&1 &
 	HTTPD_PIDS+=($!)
 	for _ in $(seq 50); do
 		grep -q listening "$TMP/httpd$1.log" && return 0
@@ -204,7 +212,33 @@ start_servers() {
 	mkdir -p "$TMP/www"
 	head -c 10M /dev/urandom >"$TMP/www/file10M.bin" || return 1
 	start_httpd 8080 && start_httpd 8081 || return 1
-	DETAIL="HTTP servers on $SERVER:8080 and :8081 serving a 10 MB random file"
+	for i in 0 1; do
+		mkdir -p "$TMP/backend$i"
+		echo "backend-$i" >"$TMP/backend$i/who"
+		start_httpd $((8090 + i)) "${BACKENDS[$i]}" "$TMP/backend$i" || return 1
+	done
+	DETAIL="HTTP servers on $SERVER:8080 and :8081 serving a 10 MB random file,"
+	DETAIL="$DETAIL lb backends on ${BACKENDS[0]}:8090 and ${BACKENDS[1]}:8091"
+}
+
+server_sees_nat() {
+	local peers
+	peers=$(cut -d: -f1 "$TMP/conns8080" | sort -u | tr '\n' ' ')
+	DETAIL="the server's connection log shows ${peers:-nothing} (the client is $CLIENT)"
+	[ "$peers" = "$GW_WAN " ]
+}
+
+load_balanced() {
+	local i who counts
+	: >"$TMP/lb.txt"
+	for i in $(seq 20); do
+		who=$(in_ns $NS_C curl -sS --connect-timeout 3 --max-time 5 "http://$VIP/who") || return 1
+		echo "$who" >>"$TMP/lb.txt"
+	done
+	counts=$(sort "$TMP/lb.txt" | uniq -c | awk '{printf "%s %s, ", $2, $1}')
+	DETAIL="20 requests to $VIP:80 answered by ${counts%, }; the backends saw"
+	DETAIL="$DETAIL $(cat "$TMP/conns8090" "$TMP/conns8091" | cut -d: -f1 | sort -u | tr '\n' ' ')"
+	[ "$(sort -u "$TMP/lb.txt" | wc -l)" = 2 ] && ! grep -qv '^10.10.8.8:' "$TMP/conns8090" "$TMP/conns8091"
 }
 
 download() {
@@ -245,14 +279,6 @@ print(fw["new"]["denied"], s["store"]["entries"])' "$TMP/fw.json") || return 1
 	DETAIL="the server's pings were dropped as new inbound connections (${denied% *} denied);"
 	DETAIL="$DETAIL the shm store holds ${denied#* } tracked connection(s)"
 	[ "${denied% *}" -ge 2 ]
-}
-
-ttl_exceeded() {
-	local out
-	out=$(in_ns $NS_C ping -n -c 1 -t 1 -W 2 $SERVER) || true
-	echo "$out"
-	DETAIL=$(echo "$out" | grep -o "From .*" | head -1)
-	echo "$out" | grep -q "From $GW_LAN .*Time to live exceeded"
 }
 
 # ---- the stats summary -----------------------------------------------------------
@@ -331,12 +357,13 @@ main() {
 
 	step "ping the gateway $GW_LAN (ARP and echo answered by slnfd)" ping_all $NS_C $GW_LAN 3
 	step "the client learned the gateway's MAC from slnfd's ARP reply" gateway_mac_learned
-	step "ping the server $SERVER through the router" ping_all $NS_C $SERVER 5
+	step "ping the server $SERVER through the chain (the NAT translates the echo id)" ping_all $NS_C $SERVER 5
 	step "start HTTP servers in the server namespace" start_servers
-	step "download 10 MB with curl through filter + firewall + router, sha256 matches" download
+	step "download 10 MB with curl through filter + firewall + nat + router, sha256 matches" download
+	step "the server saw the connection from the NAT's address, not the client's" server_sees_nat
+	step "20 connections to the VIP $VIP spread over both lb backends (full NAT)" load_balanced
 	step "the filter blocks tcp port 8081" blocked_8081
 	step "the firewall admits replies but no connection from the server side" firewall_blocks_inbound
-	step "TTL 1 is answered with ICMP time exceeded from the gateway" ttl_exceeded
 	if show_stats >"$TMP/summary.txt" 2>&1; then
 		echo "       slnfd --stats:"
 		sed 's/^/       /' "$TMP/summary.txt"

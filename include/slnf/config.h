@@ -69,6 +69,11 @@ struct slnf_tenant_config {
 	unsigned n_ports;
 	uint16_t vlans[SLNF_MAX_VLANS]; /* empty: untagged and any VLAN */
 	unsigned n_vlans;
+	/* "inside": packets arriving on these ports run the chain in order,
+	 * packets arriving on the tenant's other ports in reverse (a final
+	 * router stays last). No inside ports: every packet runs in order. */
+	bool inside[SLNF_MAX_PORTS];
+	unsigned n_inside;
 	struct slnf_chain_entry chain[SLNF_MAX_CHAIN];
 	unsigned n_chain;
 };
@@ -120,6 +125,22 @@ int slnf_config_load(const char *path, struct slnf_config *cfg, struct slnf_erro
 int slnf_config_parse(const char *text, const char *file, struct slnf_config *cfg,
 		      struct slnf_error *err);
 void slnf_config_free(struct slnf_config *cfg);
+
+/* Does b differ from a anywhere but in the tenants' chains? If so, field
+ * (size bytes) gets the JSON path of the first difference, in the order the
+ * loader reads fields ("workers.count", "ports[1].iface",
+ * "tenants[0].match.ports"). What a live reload may not change. */
+bool slnf_config_diff(const struct slnf_config *a, const struct slnf_config *b, char *field,
+		      size_t size);
+/* Are the two tenants' chains the same JSON, element by element? */
+bool slnf_config_chain_equal(const struct slnf_tenant_config *a,
+			     const struct slnf_tenant_config *b);
+
+/* Parse and validate top["store"] (absent: the defaults) as slnfd does,
+ * for programs whose own config embeds a store section (slnf-orch).
+ * 0, or a negative errno with err naming file, "store.<field>" and why. */
+int slnf_config_parse_store(json_t *top, const char *file, struct slnf_store_config *out,
+			    struct slnf_error *err);
 
 /* Index of the port named name, or -1. */
 int slnf_config_port_index(const struct slnf_config *cfg, const char *name);

@@ -38,6 +38,7 @@
 	X(FW_DENY, "fw_deny", "denied by a firewall rule")                               \
 	X(NAT_UNMAPPED, "nat_unmapped", "nat: inbound to a pool address with no mapping") \
 	X(NAT_UNSUPPORTED, "nat_unsupported", "nat: outbound protocol it cannot translate") \
+	X(NAT_FILTERED, "nat_filtered", "nat: inbound from a remote the mapping never sent to") \
 	X(LB_NO_BACKEND, "lb_no_backend", "lb: the VIP has no backend taking new flows")   \
 	X(LB_NO_STATE, "lb_no_state", "lb: mid-flow or return packet with no pin")        \
 	X(NO_MBUF, "no_mbuf", "buffer pool empty")

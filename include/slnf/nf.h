@@ -32,6 +32,8 @@
 /* The packets of one tenant in one rx burst, in arrival order. */
 struct slnf_burst {
 	uint16_t n;
+	bool reverse; /* the packets came from outside the tenant's "inside"
+			 ports: the chain runs in reverse (see chain.h) */
 	struct slnf_pkt *pkts[SLNF_BURST_MAX];
 };
 
@@ -69,6 +71,11 @@ struct slnf_nf_type {
 	void (*prepare)(void *ctx, struct slnf_burst *b, struct slnf_state_batch *reads);
 	void (*process)(void *ctx, struct slnf_burst *b, struct slnf_state_batch *reads,
 			struct slnf_state_batch *writes);
+	/* process() never changes a packet, only decides and writes: a packet
+	 * whose write lost a race (-ESTALE, -EEXIST) is then run through this
+	 * NF again, with the record the store returned, instead of being
+	 * dropped as store_conflict (SLNF_CHAIN_RETRIES times at most). */
+	bool retry_conflicts;
 	/* Add this NF's counters to obj (may be NULL). */
 	void (*stats)(void *ctx, json_t *obj);
 };

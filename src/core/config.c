@@ -750,6 +750,24 @@ static void parse_store(struct ctx *c, const struct obj *top, struct slnf_config
 	parse_store_redis(c, &o, cfg);
 }
 
+/* The store section alone, for other programs whose config holds one
+ * (slnf-orch): top is the object holding "store". */
+int slnf_config_parse_store(json_t *top, const char *file, struct slnf_store_config *out,
+			    struct slnf_error *err)
+{
+	struct ctx c = {.file = file, .err = err};
+	struct obj o = {.json = top, .path = ""};
+	struct slnf_config *cfg = calloc(1, sizeof(*cfg));
+
+	if (!cfg)
+		return slnf_errorf(err, ENOMEM, file, "store", "out of memory");
+	parse_store(&c, &o, cfg);
+	if (!c.rc)
+		*out = cfg->store;
+	free(cfg);
+	return c.rc;
+}
+
 static const char *const port_keys[] = {"name", "type", "iface",   "rx_pcap", "tx_pcap", "pci",
 					"mac",	"ipv4", "rx_desc", "tx_desc", NULL};
 static const char *const port_types[] = {[SLNF_PORT_AF_PACKET] = "af_packet",
@@ -904,7 +922,7 @@ static void parse_neighbours(struct ctx *c, const struct obj *top, struct slnf_c
 		    &cfg->neigh.n_statics);
 }
 
-static const char *const tenant_keys[] = {"name", "id", "match", "chain", NULL};
+static const char *const tenant_keys[] = {"name", "id", "match", "inside", "chain", NULL};
 static const char *const match_keys[] = {"ports", "vlans", NULL};
 
 static void parse_match(struct ctx *c, const struct obj *o, struct slnf_config *cfg,
@@ -1007,6 +1025,31 @@ static void check_claims(struct ctx *c, const struct obj *o, const struct slnf_c
 	}
 }
 
+/* "inside": a subset of the tenant's match.ports, each named once. */
+static void parse_inside(struct ctx *c, const struct obj *o, struct slnf_config *cfg,
+			 struct slnf_tenant_config *t)
+{
+	char path[PATH_LEN], field[PATH_LEN];
+	json_t *a;
+	size_t n = get_array(c, o, "inside", 0, SLNF_MAX_PORTS, &a, path);
+
+	for (unsigned k = 0; k < n && !c->rc; k++) {
+		int port;
+
+		pathf(field, sizeof(field), "%s[%u]", path, k);
+		port = check_port_ref(c, json_array_get(a, k), field, cfg);
+		if (port < 0)
+			break;
+		if (!has_u16(t->ports, t->n_ports, (uint16_t)port))
+			fail(c, field, "port '%s' is not one of the tenant's match.ports",
+			     cfg->ports[port].name);
+		else if (t->inside[port])
+			fail(c, field, "port '%s' is listed twice", cfg->ports[port].name);
+		t->inside[port] = true;
+		t->n_inside++;
+	}
+}
+
 static void parse_tenant(struct ctx *c, const struct obj *o, struct slnf_config *cfg, unsigned i)
 {
 	struct slnf_tenant_config *t = &cfg->tenants[i];
@@ -1025,6 +1068,7 @@ static void parse_tenant(struct ctx *c, const struct obj *o, struct slnf_config 
 				t->id, j, cfg->tenants[j].name);
 	}
 	parse_match(c, o, cfg, t);
+	parse_inside(c, o, cfg, t);
 	parse_chain(c, o, t);
 	check_claims(c, o, cfg, i);
 }

@@ -24,6 +24,19 @@
  * it fails open or closed. Packets an NF drops are left out of the
  * sub-burst the next NF sees, so an NF never spends state lookups on them.
  *
+ * Direction: a burst marked reverse (its packets came in outside the
+ * tenant's inside ports) runs the NFs in chain->order[1], backwards with a
+ * final router last, so a reply meets address rewrites in the opposite
+ * order of its request.
+ *
+ * Lost races: when an NF declares retry_conflicts (its process() only
+ * decides, never changes a packet), a packet whose write came back -ESTALE
+ * or -EEXIST runs through that NF again, with the record the store
+ * returned (now in the cache, or read again), up to SLNF_CHAIN_RETRIES
+ * times. The firewall needs it: both directions of a connection update its
+ * one record, and with NAT in the chain the two directions no longer share
+ * the worker's per-flow hold, so they can race; so can two instances.
+ *
  * A run is a small state machine (NEXT_NF -> READING -> WRITING -> next
  * NF ... DONE) so that it can stop wherever it needs the store: start and
  * poll go on until a batch is outstanding, and the struct slnf_chain_run
@@ -56,6 +69,20 @@ static void list_nf_names(char *buf, size_t size)
 	}
 	if (!buf[0])
 		snprintf(buf, size, "none");
+}
+
+/* The forward order is the order written. The reverse order runs the NFs
+ * backwards so that a reply meets the address rewrites in the opposite
+ * order of its request (lb, then nat, then the firewall that saw the
+ * request before either); a final router stays last, since it chooses
+ * the egress port in both directions. */
+static void set_orders(struct slnf_chain *c)
+{
+	unsigned fixed = c->n && !strcmp(c->types[c->n - 1]->name, "router");
+	for (unsigned i = 0; i < c->n; i++) {
+		c->order[0][i] = (uint8_t)i;
+		c->order[1][i] = (uint8_t)(i < c->n - fixed ? c->n - fixed - 1 - i : i);
+	}
 }
 
 static int chain_build(const struct slnf_config *cfg, unsigned tenant, bool check_only,
@@ -106,8 +133,10 @@ static int chain_build(const struct slnf_config *cfg, unsigned tenant, bool chec
 		}
 		c->types[c->n] = t;
 		c->ctx[c->n] = ctx;
+		c->params[c->n] = json_incref(e->params);
 		c->n++;
 	}
+	set_orders(c);
 	*out = c;
 	return 0;
 }
@@ -134,9 +163,11 @@ void slnf_chain_destroy(struct slnf_chain *c)
 {
 	if (!c)
 		return;
-	for (unsigned i = 0; i < c->n; i++)
+	for (unsigned i = 0; i < c->n; i++) {
 		if (c->types[i]->destroy)
 			c->types[i]->destroy(c->ctx[i]);
+		json_decref(c->params[i]);
+	}
 	free(c);
 }
 
@@ -217,6 +248,24 @@ static void writes_submit(struct slnf_chain_run *r)
 	batch_submit(r, r->writes.n);
 }
 
+static const struct slnf_nf_type *current_type(const struct slnf_chain_run *r)
+{
+	return r->chain->types[r->chain->order[r->burst->reverse][r->nf]];
+}
+
+static void add_once(struct slnf_burst *b, struct slnf_pkt *p)
+{
+	for (uint16_t i = 0; i < b->n; i++)
+		if (b->pkts[i] == p)
+			return;
+	b->pkts[b->n++] = p;
+}
+
+static bool retry_allowed(const struct slnf_chain_run *r)
+{
+	return current_type(r)->retry_conflicts && r->retries < SLNF_CHAIN_RETRIES;
+}
+
 /* The store answered the writes: each answer updates the cache (a lost
  * CAS or PUT_IF_ABSENT stores the current record it returned), and a
  * packet whose write failed is dropped. */
@@ -235,8 +284,31 @@ static void writes_complete(struct slnf_chain_run *r)
 		if (p->verdict != SLNF_VERDICT_FORWARD)
 			continue;
 		bool conflict = status == -EEXIST || status == -ESTALE;
+		if (conflict && retry_allowed(r)) {
+			add_once(&r->again, p);
+			continue;
+		}
 		slnf_pkt_drop(p, conflict ? SLNF_DROP_STORE_CONFLICT : SLNF_DROP_STORE_ERROR);
 	}
+}
+
+/* prepare() of the current NF over r->sb, then the read batch. */
+static void nf_read(struct slnf_chain_run *r)
+{
+	for (uint16_t k = 0; k < r->sb.n; k++)
+		r->sb.pkts[k]->state_req = -1;
+	/* The clock is read before anything is submitted, so an entry a
+	 * write fills expires no later than the store's record. */
+	r->now = r->scratch->cache ? slnf_cache_now_ms() : 0;
+	r->reads = (struct slnf_state_batch){.reqs = r->scratch->reads, .cap = SLNF_CHAIN_REQS_MAX};
+	r->writes = (struct slnf_state_batch){.reqs = r->scratch->writes, .cap = SLNF_CHAIN_REQS_MAX};
+	unsigned nf = r->chain->order[r->burst->reverse][r->nf];
+	const struct slnf_nf_type *t = r->chain->types[nf];
+	r->sb.reverse = r->burst->reverse;
+	if (t->prepare)
+		t->prepare(r->chain->ctx[nf], &r->sb, &r->reads);
+	r->phase = SLNF_CHAIN_READING;
+	reads_submit(r);
 }
 
 /* Start the next NF: the packets still forwarded, prepare(), the read
@@ -250,33 +322,24 @@ static void nf_begin(struct slnf_chain_run *r)
 	r->sb.n = 0;
 	for (uint16_t k = 0; k < r->burst->n; k++) {
 		struct slnf_pkt *p = r->burst->pkts[k];
-		if (p->verdict != SLNF_VERDICT_FORWARD)
-			continue;
-		p->state_req = -1;
-		r->sb.pkts[r->sb.n++] = p;
+		if (p->verdict == SLNF_VERDICT_FORWARD)
+			r->sb.pkts[r->sb.n++] = p;
 	}
 	if (!r->sb.n) {
 		r->phase = SLNF_CHAIN_DONE;
 		return;
 	}
-	/* The clock is read before anything is submitted, so an entry a
-	 * write fills expires no later than the store's record. */
-	r->now = r->scratch->cache ? slnf_cache_now_ms() : 0;
-	r->reads = (struct slnf_state_batch){.reqs = r->scratch->reads, .cap = SLNF_CHAIN_REQS_MAX};
-	r->writes = (struct slnf_state_batch){.reqs = r->scratch->writes, .cap = SLNF_CHAIN_REQS_MAX};
-	const struct slnf_nf_type *t = r->chain->types[r->nf];
-	if (t->prepare)
-		t->prepare(r->chain->ctx[r->nf], &r->sb, &r->reads);
-	r->phase = SLNF_CHAIN_READING;
-	reads_submit(r);
+	r->retries = 0;
+	nf_read(r);
 }
 
 /* The reads are in: process(), then the write batch. */
 static void nf_process(struct slnf_chain_run *r)
 {
 	reads_complete(r);
-	const struct slnf_nf_type *t = r->chain->types[r->nf];
-	t->process(r->chain->ctx[r->nf], &r->sb, &r->reads, &r->writes);
+	unsigned nf = r->chain->order[r->burst->reverse][r->nf];
+	const struct slnf_nf_type *t = r->chain->types[nf];
+	t->process(r->chain->ctx[nf], &r->sb, &r->reads, &r->writes);
 	r->phase = SLNF_CHAIN_WRITING;
 	writes_submit(r);
 }
@@ -284,7 +347,16 @@ static void nf_process(struct slnf_chain_run *r)
 /* The writes are in: on to the next NF. */
 static void nf_end(struct slnf_chain_run *r)
 {
+	r->again.n = 0;
 	writes_complete(r);
+	if (r->again.n) {
+		/* Lost races: the same NF again, on those packets only. */
+		r->retries++;
+		r->sb.n = r->again.n;
+		memcpy(r->sb.pkts, r->again.pkts, r->again.n * sizeof(r->sb.pkts[0]));
+		nf_read(r);
+		return;
+	}
 	r->nf++;
 	r->phase = SLNF_CHAIN_NEXT_NF;
 }

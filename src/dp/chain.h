@@ -24,10 +24,20 @@
 
 #define SLNF_CHAIN_REQS_MAX (SLNF_BURST_MAX * 4)
 
+/* Built off the data path and then read-only: a live reload
+ * (dp/reload.h) builds a new chain and swaps the tenant's pointer. The
+ * chain holds a reference to each element's JSON, so it never depends on
+ * the config it was built from staying loaded. */
 struct slnf_chain {
 	unsigned n;
 	const struct slnf_nf_type *types[SLNF_MAX_CHAIN];
 	void *ctx[SLNF_MAX_CHAIN];
+	json_t *params[SLNF_MAX_CHAIN];
+	/* order[0]: the NFs in the order written; order[1]: the order for a
+	 * reverse burst (from outside the tenant's inside ports): backwards,
+	 * except that a final router stays last. */
+	uint8_t order[2][SLNF_MAX_CHAIN];
+	struct slnf_chain *retired_next; /* dp/reload.c: waiting to be destroyed */
 };
 
 /* Per-worker scratch space, so the runner never allocates, and the
@@ -52,6 +62,9 @@ enum slnf_chain_phase {
  * -ETIMEDOUT. Every backend completes its batches by its own deadline (the
  * longest, redis, 4 s), so this only guards against a broken backend. */
 #define SLNF_CHAIN_BATCH_GUARD_MS 6000
+/* How often a packet of a retry_conflicts NF is run again after its write
+ * lost a race before it is dropped as store_conflict. */
+#define SLNF_CHAIN_RETRIES 2
 
 /* One burst of one tenant going through its chain. The caller owns it and
  * must not move or reuse it while a batch is in flight: the store holds a
@@ -64,6 +77,8 @@ struct slnf_chain_run {
 	unsigned nf;                 /* index of the NF being run */
 	enum slnf_chain_phase phase;
 	struct slnf_burst sb;        /* the packets that NF sees */
+	struct slnf_burst again;     /* of those, the ones to run through it again */
+	unsigned retries;            /* times the current NF was run again */
 	struct slnf_state_batch reads, writes;
 	struct slnf_store_batch batch; /* the store batch of this phase */
 	uint16_t miss[SLNF_CHAIN_REQS_MAX]; /* read request behind each op */

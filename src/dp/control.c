@@ -1,5 +1,7 @@
 /*
  * control.c - the control socket server and client; see control.h.
+ * One thread serves one request at a time, and also runs the reloads
+ * SIGHUP asks for, so stats and reloads never overlap.
  */
 #include <errno.h>
 #include <poll.h>
@@ -13,6 +15,7 @@
 
 #include "core/log.h"
 #include "dp/control.h"
+#include "dp/reload.h"
 #include "dp/stats.h"
 
 static int write_all(int fd, const char *buf, size_t len)
@@ -29,6 +32,15 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+static json_t *answer_for(struct slnf_control *c, const char *cmd)
+{
+	if (strcmp(cmd, "stats") == 0)
+		return slnf_stats_json(c->inst);
+	if (strcmp(cmd, "reload") == 0)
+		return slnf_reload_command(c->inst);
+	return json_pack("{s:s}", "error", "unknown command (known: stats, reload)");
+}
+
 static void serve_one(struct slnf_control *c, int cfd)
 {
 	char cmd[64] = {0};
@@ -36,16 +48,9 @@ static void serve_one(struct slnf_control *c, int cfd)
 	if (poll(&pfd, 1, 1000) <= 0 || read(cfd, cmd, sizeof(cmd) - 1) <= 0)
 		return;
 	cmd[strcspn(cmd, "\r\n")] = 0;
-	char *out;
-	if (strcmp(cmd, "stats") == 0) {
-		json_t *j = slnf_stats_json(c->inst);
-		out = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		json_decref(j);
-	} else {
-		json_t *j = json_pack("{s:s}", "error", "unknown command (known: stats)");
-		out = json_dumps(j, 0);
-		json_decref(j);
-	}
+	json_t *j = answer_for(c, cmd);
+	char *out = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
 	if (out) {
 		write_all(cfd, out, strlen(out));
 		write_all(cfd, "\n", 1);
@@ -53,10 +58,22 @@ static void serve_one(struct slnf_control *c, int cfd)
 	}
 }
 
+/* SIGHUP only raises a flag; the reload runs here, like a "reload"
+ * command, so reloads and stats never overlap. */
+static void reload_if_requested(struct slnf_control *c)
+{
+	if (!c->inst->reload_requested)
+		return;
+	c->inst->reload_requested = 0;
+	SLNF_INFO("slnfd", "SIGHUP: reloading %s", c->inst->cfg.file);
+	json_decref(slnf_reload_command(c->inst)); /* it logs the outcome */
+}
+
 static void *control_thread(void *arg)
 {
 	struct slnf_control *c = arg;
 	while (__atomic_load_n(&c->running, __ATOMIC_RELAXED)) {
+		reload_if_requested(c);
 		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
 		if (poll(&pfd, 1, 200) <= 0)
 			continue;
@@ -135,9 +152,11 @@ void slnf_control_stop(struct slnf_control *c)
 	c->fd = -1;
 }
 
-int slnf_control_request(const char *path, const char *cmd, struct slnf_error *err)
+int slnf_control_call(const char *path, const char *cmd, int timeout_ms, char **answer,
+		      struct slnf_error *err)
 {
 	struct sockaddr_un sa;
+	*answer = NULL;
 	int rc = make_addr(path, &sa, err);
 	if (rc)
 		return rc;
@@ -154,19 +173,73 @@ int slnf_control_request(const char *path, const char *cmd, struct slnf_error *e
 	char line[80];
 	snprintf(line, sizeof(line), "%s\n", cmd);
 	rc = write_all(fd, line, strlen(line));
-	char buf[65536];
-	ssize_t n;
+	if (rc)
+		rc = slnf_errorf(err, -rc, NULL, NULL, "cannot send to %s: %s", path, strerror(-rc));
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
 	while (!rc) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		if (poll(&pfd, 1, 5000) <= 0) {
-			rc = slnf_errorf(err, ETIMEDOUT, NULL, NULL, "no answer from %s within 5 s", path);
+		if (poll(&pfd, 1, timeout_ms) <= 0) {
+			rc = slnf_errorf(err, ETIMEDOUT, NULL, NULL, "no answer from %s within %d ms",
+					 path, timeout_ms);
 			break;
 		}
-		n = read(fd, buf, sizeof(buf));
+		if (cap - len < 4096) {
+			char *bigger = realloc(buf, cap + 65536);
+			if (!bigger) {
+				rc = slnf_errorf(err, ENOMEM, NULL, NULL, "out of memory");
+				break;
+			}
+			buf = bigger;
+			cap += 65536;
+		}
+		ssize_t n = read(fd, buf + len, cap - len - 1);
 		if (n <= 0)
 			break;
-		fwrite(buf, 1, (size_t)n, stdout);
+		len += (size_t)n;
 	}
 	close(fd);
+	if (rc || !buf) {
+		free(buf);
+		return rc ? rc : slnf_errorf(err, EPROTO, NULL, NULL, "empty answer from %s", path);
+	}
+	buf[len] = '\0';
+	*answer = buf;
+	return 0;
+}
+
+int slnf_control_request(const char *path, const char *cmd, struct slnf_error *err)
+{
+	char *answer;
+	int rc = slnf_control_call(path, cmd, 5000, &answer, err);
+	if (rc)
+		return rc;
+	fputs(answer, stdout);
+	free(answer);
+	return 0;
+}
+
+int slnf_control_reload(const char *path, struct slnf_error *err)
+{
+	char *answer;
+	int rc = slnf_control_call(path, "reload", SLNF_CONTROL_RELOAD_WAIT_MS, &answer, err);
+	if (rc)
+		return rc;
+	json_error_t jerr;
+	json_t *j = json_loads(answer, 0, &jerr);
+	const char *outcome = json_string_value(json_object_get(j, "reload"));
+	json_int_t gen = json_integer_value(json_object_get(j, "generation"));
+	if (outcome && !strcmp(outcome, "ok")) {
+		printf("reload: ok (generation %lld)\n", (long long)gen);
+	} else if (outcome) {
+		const char *why = json_string_value(json_object_get(j, "error"));
+		rc = slnf_errorf(err, ECANCELED, NULL, NULL, "reload refused: %s",
+				 why ? why : "no reason given");
+	} else {
+		rc = slnf_errorf(err, EPROTO, NULL, NULL, "unexpected answer from %s: %.200s", path,
+				 answer);
+	}
+	json_decref(j);
+	free(answer);
 	return rc;
 }

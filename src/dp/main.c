@@ -5,12 +5,15 @@
  *   slnfd --check -c FILE    validate the config and exit
  *   slnfd --stats -c FILE    print a running instance's counters (JSON)
  *   slnfd --stats --socket PATH
+ *   slnfd --reload -c FILE   make the running instance re-read FILE and
+ *   slnfd --reload --socket PATH    apply its chains (also: SIGHUP)
  *
  * Start-up order: config (before DPDK, so a bad file is refused fast with
  * the file, field and reason), EAL, store, ports, chains, control socket,
  * workers. Shutdown runs the same steps backwards so ports are closed
  * cleanly (an af_xdp port left open keeps its XDP program attached).
- * Exit status: 0 clean stop, 1 runtime failure, 2 bad usage or config.
+ * Exit status: 0 clean stop, 1 runtime failure, 2 bad usage or config
+ * (for --reload: 0 applied, 1 slnfd not reachable, 2 reload refused).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,6 +33,7 @@
 #include "dp/eal.h"
 #include "dp/instance.h"
 #include "dp/port.h"
+#include "dp/reload.h"
 #include "dp/worker.h"
 
 static struct slnf_instance *g_inst;
@@ -41,12 +45,22 @@ static void on_signal(int sig)
 		g_inst->stop = true;
 }
 
+/* The control thread runs the reload (dp/control.c). */
+static void on_hangup(int sig)
+{
+	(void)sig;
+	if (g_inst)
+		g_inst->reload_requested = 1;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: slnfd -c FILE              run the data plane\n"
 		   "       slnfd --check -c FILE      validate FILE and exit\n"
 		   "       slnfd --stats -c FILE      print the counters of the running instance\n"
 		   "       slnfd --stats --socket PATH\n"
+		   "       slnfd --reload -c FILE     re-read FILE and apply its chains live\n"
+		   "       slnfd --reload --socket PATH\n"
 		   "Configuration reference: docs/config.md\n");
 }
 
@@ -54,6 +68,16 @@ static int fail(int status, const struct slnf_error *err)
 {
 	fprintf(stderr, "slnfd: %s\n", err->msg);
 	return status;
+}
+
+/* `slnfd --reload`: 0 applied, 2 refused, 1 slnfd not reachable. */
+static int reload_client(const char *socket_path)
+{
+	struct slnf_error err = {{0}};
+	int rc = slnf_control_reload(socket_path, &err);
+	if (!rc)
+		return 0;
+	return fail(rc == -ECANCELED ? 2 : 1, &err);
 }
 
 static int setup(struct slnf_instance *inst, struct slnf_error *err)
@@ -106,6 +130,7 @@ static void teardown(struct slnf_instance *inst)
 	for (unsigned t = 0; t < inst->cfg.n_tenants; t++)
 		if (inst->chains[t])
 			slnf_chain_destroy(inst->chains[t]);
+	slnf_reload_fini(inst);
 	if (inst->store)
 		slnf_store_close(inst->store);
 	slnf_neigh_fini(&inst->neigh);
@@ -147,6 +172,7 @@ static int run(struct slnf_instance *inst)
 		return 2;
 	}
 	inst->start_ms = slnf_now_ms();
+	signal(SIGHUP, on_hangup); /* before the slow EAL start: never die of it */
 	if (rte_eal_init(args.argc, args.argv) < 0) {
 		fprintf(stderr, "slnfd: %s: eal: DPDK EAL initialisation failed (see messages above)\n",
 			cfg->file);
@@ -180,10 +206,11 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
 		{"stats", no_argument, NULL, 's'},        {"socket", required_argument, NULL, 'S'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+		{"reload", no_argument, NULL, 'r'},       {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *file = NULL, *socket_path = NULL;
-	bool check = false, stats = false;
+	bool check = false, stats = false, reload = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -195,6 +222,9 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			stats = true;
+			break;
+		case 'r':
+			reload = true;
 			break;
 		case 'S':
 			socket_path = optarg;
@@ -208,14 +238,26 @@ int main(int argc, char **argv)
 		}
 	}
 	struct slnf_error err = {{0}};
+	if (check + stats + reload > 1) {
+		usage(stderr);
+		return 2;
+	}
 	if (stats && socket_path)
 		return slnf_control_request(socket_path, "stats", &err) ? fail(1, &err) : 0;
+	if (reload && socket_path)
+		return reload_client(socket_path);
 	if (!file || optind != argc) {
 		usage(stderr);
 		return 2;
 	}
 	static struct slnf_instance inst;
 	int rc = slnf_config_load(file, &inst.cfg, &err);
+	if (!rc && reload) {
+		/* only the socket path is needed: slnfd validates the file itself */
+		rc = reload_client(inst.cfg.control_socket);
+		slnf_config_free(&inst.cfg);
+		return rc;
+	}
 	if (!rc && !stats)
 		rc = slnf_chain_check(&inst.cfg, &err);
 	if (rc) {

@@ -26,6 +26,10 @@
  * a sleep that doubles up to workers.idle_sleep_max_us, so several slnfd
  * processes, Redis and traffic tools can share a small machine; busy_poll
  * turns this off for dedicated cores. Worker 0 also runs neighbour maintenance every 100 ms.
+ *
+ * Chains can be swapped under the loop by a live reload: a slot records the
+ * generation it started in and the loop publishes, once per iteration, the
+ * oldest generation it still runs (publish_generation; dp/reload.c).
  */
 #include <sched.h>
 #include <string.h>
@@ -184,7 +188,9 @@ static struct slnf_slot *slot_at(struct slnf_worker *w, unsigned i)
 
 /* The hold bucket of a packet: by the symmetric flow hash, so both
  * directions of a connection (which share state, e.g. one conntrack
- * record) are never in flight at once. */
+ * record) are never in flight at once. Taken once, when the packet joins
+ * its slot: NFs that translate (nat, lb) rewrite p->key, and the bucket
+ * released must be the one counted. */
 static unsigned hold_bucket(const struct slnf_pkt *p)
 {
 	return slnf_flow_hash_symmetric(&p->key) & (SLNF_FLOW_HOLDS - 1);
@@ -194,7 +200,7 @@ static unsigned hold_bucket(const struct slnf_pkt *p)
 static void slot_holds(struct slnf_worker *w, struct slnf_slot *s, int delta)
 {
 	for (uint16_t i = 0; i < s->n_pkts; i++)
-		w->holds[hold_bucket(&s->pkts[i])] += (uint16_t)delta;
+		w->holds[s->buckets[i]] += (uint16_t)delta;
 	s->holds = delta > 0;
 }
 
@@ -202,26 +208,28 @@ static void slot_holds(struct slnf_worker *w, struct slnf_slot *s, int delta)
 static bool slot_blocked(const struct slnf_worker *w, const struct slnf_slot *s)
 {
 	for (uint16_t i = 0; i < s->n_pkts; i++)
-		if (w->holds[hold_bucket(&s->pkts[i])])
+		if (w->holds[s->buckets[i]])
 			return true;
 	return false;
 }
 
+/* The tenant's chain is read only now, after the slot's generation: see
+ * publish_generation. */
 static void slot_start_tenant(struct slnf_worker *w, struct slnf_slot *s)
 {
-	uint16_t t = s->tenants[s->cur];
-	slnf_chain_start(&s->run, w->inst->chains[t], &s->by_tenant[t], w->inst->store,
-			 &s->scratch);
+	uint16_t g = s->groups[s->cur];
+	struct slnf_chain *c = __atomic_load_n(&w->inst->chains[g / 2], __ATOMIC_ACQUIRE);
+	slnf_chain_start(&s->run, c, &s->by_group[g], w->inst->store, &s->scratch);
 }
 
-/* Run the slot's tenants one after the other (they share its scratch);
+/* Run the slot's tenant groups one after the other (they share its scratch);
  * true when the last one is done. */
 static bool slot_step(struct slnf_worker *w, struct slnf_slot *s)
 {
-	while (s->cur < s->n_tenants) {
+	while (s->cur < s->n_groups) {
 		if (!slnf_chain_poll(&s->run))
 			return false;
-		if (++s->cur < s->n_tenants)
+		if (++s->cur < s->n_groups)
 			slot_start_tenant(w, s);
 	}
 	return true;
@@ -240,6 +248,7 @@ static void slot_begin(struct slnf_worker *w, struct slnf_slot *s)
 {
 	s->state = SLNF_SLOT_RUNNING;
 	s->cur = 0;
+	s->gen = __atomic_load_n(&w->inst->generation, __ATOMIC_ACQUIRE);
 	slot_start_tenant(w, s);
 	if (slot_step(w, s))
 		slot_finish(w, s);
@@ -247,12 +256,12 @@ static void slot_begin(struct slnf_worker *w, struct slnf_slot *s)
 		slot_holds(w, s, 1);
 }
 
-/* Transmit or drop every packet of a completed slot, tenant by tenant. */
+/* Transmit or drop every packet of a completed slot, group by group. */
 static void slot_output(struct slnf_worker *w, struct tx_batch *tx, struct slnf_slot *s,
 			uint64_t now)
 {
-	for (uint16_t k = 0; k < s->n_tenants; k++) {
-		struct slnf_burst *b = &s->by_tenant[s->tenants[k]];
+	for (uint16_t k = 0; k < s->n_groups; k++) {
+		struct slnf_burst *b = &s->by_group[s->groups[k]];
 		for (uint16_t i = 0; i < b->n; i++) {
 			struct slnf_pkt *p = b->pkts[i];
 			if (p->verdict == SLNF_VERDICT_DROP) {
@@ -301,19 +310,24 @@ static void slot_enqueue(struct slnf_worker *w, struct tx_batch *tx, uint64_t no
 	slots_progress(w, tx, now);
 }
 
-/* Add a classified packet to its tenant's burst in the slot. */
-static void slot_add(struct slnf_slot *s, struct slnf_pkt *p)
+/* Add a classified packet (s->pkts[s->n_pkts]) to its group's burst in
+ * the slot: its tenant, and whether it came in on one of the tenant's
+ * inside ports (forward) or not (reverse, when the tenant names any). */
+static void slot_add(const struct slnf_config *cfg, struct slnf_slot *s, struct slnf_pkt *p)
 {
-	uint16_t t = p->tenant;
+	const struct slnf_tenant_config *tc = &cfg->tenants[p->tenant];
+	bool reverse = tc->n_inside && !tc->inside[p->in_port];
+	uint16_t g = (uint16_t)(p->tenant * 2 + reverse);
 	bool seen = false;
-	for (uint16_t k = 0; k < s->n_tenants && !seen; k++)
-		seen = s->tenants[k] == t;
+	for (uint16_t k = 0; k < s->n_groups && !seen; k++)
+		seen = s->groups[k] == g;
 	if (!seen) {
-		s->tenants[s->n_tenants++] = t;
-		s->by_tenant[t].n = 0;
+		s->groups[s->n_groups++] = g;
+		s->by_group[g].n = 0;
+		s->by_group[g].reverse = reverse;
 	}
-	s->by_tenant[t].pkts[s->by_tenant[t].n++] = p;
-	s->n_pkts++;
+	s->by_group[g].pkts[s->by_group[g].n++] = p;
+	s->buckets[s->n_pkts++] = (uint16_t)hold_bucket(p);
 }
 
 /* Parse, validate and classify a burst: what is for the host is answered
@@ -324,7 +338,7 @@ static void handle_burst(struct slnf_worker *w, struct tx_batch *tx, uint16_t po
 	struct slnf_instance *inst = w->inst;
 	struct slnf_slot *s = slot_at(w, w->n_slots);
 	s->n_pkts = 0;
-	s->n_tenants = 0;
+	s->n_groups = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = ms[i];
@@ -365,10 +379,24 @@ static void handle_burst(struct slnf_worker *w, struct tx_batch *tx, uint16_t po
 		}
 		p->tenant = t;
 		w->tenant_rx[t]++;
-		slot_add(s, p);
+		slot_add(&inst->cfg, s, p);
 	}
 	if (s->n_pkts)
 		slot_enqueue(w, tx, now);
+}
+
+/* Tell a reload (dp/reload.c) the oldest chain generation this worker may
+ * still be using: that of its oldest running slot, else the current one.
+ * Slots that are done or held use no chain. */
+static void publish_generation(struct slnf_worker *w)
+{
+	uint64_t gen = __atomic_load_n(&w->inst->generation, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < w->n_slots; i++) {
+		const struct slnf_slot *s = slot_at(w, i);
+		if (s->state == SLNF_SLOT_RUNNING && s->gen < gen)
+			gen = s->gen;
+	}
+	__atomic_store_n(&w->active_gen, gen, __ATOMIC_RELEASE);
 }
 
 static void probe_cb(uint16_t port, uint32_t ip, void *arg)
@@ -448,6 +476,7 @@ int slnf_worker_main(void *arg)
 			next_tick = now + 100;
 		}
 		tx_flush(w, tx);
+		publish_generation(w);
 		/* Slots waiting on the store are polled without sleeping. */
 		if (total || w->n_slots || inst->cfg.workers.busy_poll) {
 			sleep_us = 0;

@@ -733,6 +733,7 @@ static const struct slnf_nf_type firewall_nf = {
 	.destroy = fw_destroy,
 	.prepare = fw_prepare,
 	.process = fw_process,
+	.retry_conflicts = true, /* it only decides: a lost race is re-run */
 	.stats = fw_stats,
 };
 

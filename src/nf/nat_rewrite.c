@@ -58,20 +58,39 @@ static void rewrite_echo_id(uint8_t *icmp, uint16_t id)
 	put16(icmp + ICMP_ID_OFF, id);
 }
 
-void slnf_nat_rewrite(struct slnf_pkt *p, enum slnf_nat_side side, uint32_t addr,
-		      uint16_t port)
+/* Set the side's address in the IPv4 header; returns the old one. */
+static uint32_t rewrite_ip(struct slnf_pkt *p, enum slnf_nat_side side, uint32_t addr)
 {
 	struct rte_ipv4_hdr *ip = slnf_pkt_ip(p);
-	uint8_t *l4 = rte_pktmbuf_mtod_offset(p->m, uint8_t *, p->l4_off);
 	/* the address sits 2-byte aligned behind Ethernet: copy, never load */
 	void *field = side == SLNF_NAT_SRC ? (void *)&ip->src_addr : (void *)&ip->dst_addr;
 	rte_be32_t old_be, new_be = rte_cpu_to_be_32(addr);
-	memcpy(&old_be, field, sizeof(old_be));
-	uint32_t old = rte_be_to_cpu_32(old_be);
+	uint32_t old;
 
+	memcpy(&old_be, field, sizeof(old_be));
+	old = rte_be_to_cpu_32(old_be);
 	memcpy(field, &new_be, sizeof(new_be));
 	ip->hdr_checksum = rte_cpu_to_be_16(
 		slnf_csum_update32(rte_be_to_cpu_16(ip->hdr_checksum), old, addr));
+	return old;
+}
+
+void slnf_nat_rewrite_addr(struct slnf_pkt *p, enum slnf_nat_side side, uint32_t addr)
+{
+	rewrite_ip(p, side, addr);
+	if (side == SLNF_NAT_SRC)
+		p->key.src_ip = addr;
+	else
+		p->key.dst_ip = addr;
+	p->hash = slnf_flow_hash(&p->key);
+}
+
+void slnf_nat_rewrite(struct slnf_pkt *p, enum slnf_nat_side side, uint32_t addr,
+		      uint16_t port)
+{
+	uint8_t *l4 = rte_pktmbuf_mtod_offset(p->m, uint8_t *, p->l4_off);
+	uint32_t old = rewrite_ip(p, side, addr);
+
 	if (p->key.proto == IPPROTO_ICMP) {
 		rewrite_echo_id(l4, port);
 		p->key.src_port = p->key.dst_port = port;

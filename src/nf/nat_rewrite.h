@@ -29,4 +29,9 @@ enum slnf_nat_side { SLNF_NAT_SRC, SLNF_NAT_DST };
 void slnf_nat_rewrite(struct slnf_pkt *p, enum slnf_nat_side side, uint32_t addr,
 		      uint16_t port);
 
+/* Set only the side's address of the outer IPv4 header (the header
+ * checksum updated; an ICMP error's own checksum does not cover it), and
+ * p->key and p->hash. For ICMP errors, whose quote nat_icmp.h rewrites. */
+void slnf_nat_rewrite_addr(struct slnf_pkt *p, enum slnf_nat_side side, uint32_t addr);
+
 #endif

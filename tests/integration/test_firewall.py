@@ -6,14 +6,13 @@ and with a redis store started for the test; a connection and a ping from
 the server to the client are blocked and counted.
 """
 
-import shutil
-import socket
 import subprocess
 import time
 
 import pytest
 
-from topo import LIVE_PROCS, Topo, assert_ping, delta, http_download, nf_stats, run, stop_process
+from redis_server import redis_store  # noqa: F401 (a fixture)
+from topo import Topo, assert_ping, delta, http_download, nf_stats, run
 
 MB = 1024 * 1024
 
@@ -29,35 +28,6 @@ def fw_edit(store=None):
         if store:
             cfg["store"] = store
     return edit
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def redis_store(tmp_path):
-    """A redis-server for the test on a free loopback port and a Unix socket:
-    slnfd runs in the gateway namespace, whose loopback is not the root
-    namespace's, so it connects through the socket (a file, seen from every
-    namespace)."""
-    if not shutil.which("redis-server"):
-        pytest.skip("redis-server not installed")
-    port, sock = free_port(), tmp_path / "redis.sock"
-    p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                          "--unixsocket", str(sock), "--unixsocketperm", "700",
-                          "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    LIVE_PROCS[p.pid] = p
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not sock.exists():
-        time.sleep(0.05)
-    try:
-        yield {"backend": "redis", "redis": {"unix": str(sock)}}
-    finally:
-        stop_process(p)
 
 
 @pytest.mark.parametrize("backend", ["shm", "redis"])

@@ -164,7 +164,8 @@ static void count_stats(void *ctx, json_t *obj)
 	json_object_set_new(obj, "read_errors", json_integer(atomic_load(&c->read_errors)));
 }
 
-static const struct slnf_nf_type t_count = {
+/* Not const: a test turns retry_conflicts on. */
+static struct slnf_nf_type t_count = {
 	.name = "t_count",
 	.id = T_COUNT_ID,
 	.summary = "test: per-flow packet counter in the store",

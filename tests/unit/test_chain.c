@@ -234,6 +234,40 @@ static void test_dropped_hidden_from_next(void **state)
 	fx_free(f);
 }
 
+/* A reverse burst (from outside the tenant's inside ports) runs the chain
+ * backwards, a final router staying last: here t_mark runs before t_count
+ * and so sees the packets t_count then denies. */
+static void test_reverse_order(void **state)
+{
+	struct fx *f = fx_new(CHAIN_BOTH, 0);
+	assert_int_equal(f->chain->order[0][0], 0);
+	assert_int_equal(f->chain->order[0][1], 1);
+	assert_int_equal(f->chain->order[1][0], 1);
+	assert_int_equal(f->chain->order[1][1], 0);
+	struct mark_ctx *m = f->chain->ctx[1];
+	f->burst.reverse = true;
+	add_pkt(f, 1, 2000, 53);
+	add_pkt(f, 2, 2001, 9);
+	run(f);
+	assert_int_equal(f->pkts[0].verdict, SLNF_VERDICT_FORWARD);
+	assert_int_equal(f->pkts[1].drop_reason, SLNF_DROP_FILTER_DENY);
+	assert_int_equal(atomic_load(&m->seen), 2);
+	assert_int_equal(atomic_load(&m->seen_denied_port), 1);
+	fx_free(f);
+
+	f = fx_new("[ { \"nf\": \"t_count\", \"deny_port\": 9 }, { \"nf\": \"t_mark\" },"
+		   "  { \"nf\": \"filter\", \"default\": \"allow\" },"
+		   "  { \"nf\": \"router\", \"routes\": [ { \"prefix\": \"10.0.1.0/24\","
+		   "    \"port\": \"p0\" } ] } ]", 0);
+	static const uint8_t reverse[] = { 2, 1, 0, 3 };
+	for (unsigned i = 0; i < 4; i++) {
+		assert_int_equal(f->chain->order[0][i], i);
+		assert_int_equal(f->chain->order[1][i], reverse[i]);
+	}
+	fx_free(f);
+	(void)state;
+}
+
 static void test_write_full_store(void **state)
 {
 	/* Room for three flows; the fourth cannot be written. */
@@ -280,6 +314,12 @@ static void interfere(void)
 	other_instance_writes(hook_fx, (enum slnf_store_opcode)hook_opcode, 100);
 }
 
+static void interfere_once(void)
+{
+	interfere();
+	count_hook = NULL;
+}
+
 static void test_write_conflicts(void **state)
 {
 	struct fx *f = fx_new(CHAIN_COUNT, 0);
@@ -317,6 +357,41 @@ static void test_write_conflicts(void **state)
 	assert_int_equal(flow_count(f, 1, NULL), 3);
 	fx_free(f);
 	hook_fx = NULL;
+}
+
+/* An NF whose process() leaves packets alone may ask for lost races to be
+ * run again with the current record instead of dropped. */
+static void test_write_conflicts_retried(void **state)
+{
+	struct fx *f = fx_new(CHAIN_COUNT, 0);
+	struct count_ctx *c = f->chain->ctx[0];
+	hook_fx = f;
+	t_count.retry_conflicts = true;
+
+	/* Creation race: the retry finds the winner's record and counts on it. */
+	add_pkt(f, 1, 1000, 80);
+	hook_opcode = SLNF_STORE_PUT_IF_ABSENT;
+	count_hook = interfere_once;
+	run(f);
+	assert_int_equal(f->pkts[0].verdict, SLNF_VERDICT_FORWARD);
+	assert_int_equal(flow_count(f, 0, NULL), 101);
+	assert_int_equal(atomic_load(&c->packets), 2); /* processed twice */
+
+	/* An interferer that wins every time: SLNF_CHAIN_RETRIES retries, then
+	 * the packet is dropped as a conflict. */
+	reset_verdicts(f);
+	hook_opcode = SLNF_STORE_PUT;
+	count_hook = interfere;
+	run(f);
+	count_hook = NULL;
+	assert_int_equal(f->pkts[0].drop_reason, SLNF_DROP_STORE_CONFLICT);
+	assert_int_equal(atomic_load(&c->packets), 2 + 1 + SLNF_CHAIN_RETRIES);
+	assert_int_equal(flow_count(f, 0, NULL), 100);
+
+	t_count.retry_conflicts = false;
+	fx_free(f);
+	hook_fx = NULL;
+	(void)state;
 }
 
 static void test_store_unreachable(void **state)
@@ -653,8 +728,10 @@ int main(void)
 		cmocka_unit_test(test_state_helpers),
 		cmocka_unit_test(test_batches_and_persistence),
 		cmocka_unit_test(test_dropped_hidden_from_next),
+		cmocka_unit_test(test_reverse_order),
 		cmocka_unit_test(test_write_full_store),
 		cmocka_unit_test(test_write_conflicts),
+		cmocka_unit_test(test_write_conflicts_retried),
 		cmocka_unit_test(test_store_unreachable),
 		cmocka_unit_test(test_write_failure_without_store),
 		cmocka_unit_test(test_stats_json),

@@ -494,7 +494,16 @@ static const struct bad_case bad_cases[] = {
 	  "tenants[0].chain[1].nf", "missing (required)" },
 	{ "{ 'tenants': [ { 'name': 'a', 'id': 1, 'match': { 'ports': ['p0'] },"
 	  "                 'chain': [ { 'nf': 'router' } ], 'vlan': 3 } ] }",
-	  "tenants[0].vlan", "unknown key (expected one of name, id, match, chain)" },
+	  "tenants[0].vlan", "unknown key (expected one of name, id, match, inside, chain)" },
+	{ "{ 'tenants': [ { 'name': 'a', 'id': 1, 'match': { 'ports': ['p0'] },"
+	  "                 'inside': ['p1'], 'chain': [ { 'nf': 'router' } ] } ] }",
+	  "tenants[0].inside[0]", "port 'p1' is not one of the tenant's match.ports" },
+	{ "{ 'tenants': [ { 'name': 'a', 'id': 1, 'match': { 'ports': ['p0', 'p1'] },"
+	  "                 'inside': ['p0', 'p0'], 'chain': [ { 'nf': 'router' } ] } ] }",
+	  "tenants[0].inside[1]", "port 'p0' is listed twice" },
+	{ "{ 'tenants': [ { 'name': 'a', 'id': 1, 'match': { 'ports': ['p0'] },"
+	  "                 'inside': ['nope'], 'chain': [ { 'nf': 'router' } ] } ] }",
+	  "tenants[0].inside[0]", "unknown port 'nope'" },
 };
 /* clang-format on */
 

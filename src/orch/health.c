@@ -1,0 +1,240 @@
+/*
+ * health.c - launching, watching and probing instances; see health.h.
+ *
+ * The probe is slnfd's "stats" command on the control socket: the control
+ * thread answering proves the process is alive and serving. Only the first
+ * byte of the answer is awaited. Every wait is bounded by a timeout shorter
+ * than the detection time, so one stuck instance cannot hide another.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "orch/health.h"
+#include "orch/validate.h"
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* poll fd for events until deadline; 0 ready, -ETIMEDOUT, -errno */
+static int wait_fd(int fd, short events, uint64_t deadline)
+{
+	for (;;) {
+		uint64_t now = mono_ms();
+		struct pollfd p = {.fd = fd, .events = events};
+		int r;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		r = poll(&p, 1, (int)(deadline - now));
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+int orch_control_ask(const char *path, const char *cmd, char *out, size_t size, unsigned timeout_ms)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	uint64_t deadline = mono_ms() + timeout_ms;
+	size_t got = 0;
+	int fd, rc = 0;
+
+	if (strlen(path) >= sizeof(sa.sun_path) || !path[0])
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = errno == EAGAIN || errno == EINPROGRESS ? wait_fd(fd, POLLOUT, deadline)
+							     : -errno;
+		if (rc < 0)
+			goto out;
+	}
+	if (send(fd, cmd, strlen(cmd), MSG_NOSIGNAL) != (ssize_t)strlen(cmd)) {
+		rc = -EIO;
+		goto out;
+	}
+	for (;;) {
+		char tmp[4096];
+		ssize_t n;
+
+		rc = wait_fd(fd, POLLIN, deadline);
+		if (rc < 0)
+			goto out;
+		n = read(fd, out ? out + got : tmp, out ? size - 1 - got : sizeof(tmp));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (n == 0) {
+			rc = got ? 0 : -ECONNRESET;
+			goto out;
+		}
+		got += (size_t)n;
+		if (!out || got == size - 1)
+			goto out; /* enough */
+	}
+out:
+	if (out && size)
+		out[got < size ? got : size - 1] = '\0';
+	close(fd);
+	return rc;
+}
+
+static unsigned probe_timeout(const struct slnf_orch *o)
+{
+	unsigned t = o->cfg.detection_ms / 2;
+
+	return t < 5 ? 5 : t > 500 ? 500 : t;
+}
+
+static void launch(struct slnf_orch *o, json_t *inst, struct orch_inst *in)
+{
+	struct slnf_error err = {{0}};
+	json_t *cfg = orch_instance_config(inst, o->desired.doc, &o->cfg);
+
+	if (!cfg) {
+		orch_inst_set_state(o, in, ORCH_INST_FAILED, "its pool or tenant is gone");
+		return;
+	}
+	if (o->launcher->start(in->name, cfg, &in->proc, &err) < 0) {
+		orch_inst_set_state(o, in, ORCH_INST_FAILED, err.msg);
+	} else {
+		orch_proc_record_put(o->store, in->name, in->proc.pid, in->proc.start_time);
+		SLNF_INFO("orch", "instance %s: started pid %d", in->name, (int)in->proc.pid);
+		orch_inst_set_state(o, in, ORCH_INST_STARTING, "");
+	}
+	json_decref(cfg);
+}
+
+static void watch_start(struct slnf_orch *o, struct orch_inst *in, uint64_t now)
+{
+	struct slnf_error err = {{0}};
+	int r = o->launcher->ready(&in->proc, &err);
+
+	if (r < 0) {
+		orch_inst_set_state(o, in, ORCH_INST_FAILED, err.msg);
+	} else if (r > 0 &&
+		   !orch_control_ask(in->proc.socket_path, "stats\n", NULL, 0, probe_timeout(o))) {
+		in->last_ok_ms = now;
+		orch_inst_set_state(o, in, ORCH_INST_UP, "");
+	} else if (now - in->since_ms > o->cfg.start_timeout_ms) {
+		o->launcher->stop(&in->proc, o->cfg.stop_timeout_ms);
+		orch_inst_set_state(o, in, ORCH_INST_FAILED, "not ready within the start timeout");
+	}
+}
+
+static void heartbeat(struct slnf_orch *o, struct orch_inst *in, uint64_t now)
+{
+	char why[160];
+
+	if (!o->launcher->alive(&in->proc)) {
+		int st = in->proc.exit_status;
+		if (st >= 0 && WIFSIGNALED(st))
+			snprintf(why, sizeof(why), "process exited (signal %d)", WTERMSIG(st));
+		else if (st >= 0 && WIFEXITED(st))
+			snprintf(why, sizeof(why), "process exited (status %d)", WEXITSTATUS(st));
+		else
+			snprintf(why, sizeof(why), "process is gone");
+		if (in->state != ORCH_INST_DOWN || strcmp(in->reason, why))
+			orch_inst_set_state(o, in, ORCH_INST_DOWN, why);
+		return;
+	}
+	in->probes++;
+	if (!orch_control_ask(in->proc.socket_path, "stats\n", NULL, 0, probe_timeout(o))) {
+		in->last_ok_ms = now;
+		if (in->state != ORCH_INST_UP)
+			orch_inst_set_state(o, in, ORCH_INST_UP, "");
+		return;
+	}
+	in->probe_failures++;
+	if (in->state == ORCH_INST_UP && now - in->last_ok_ms >= o->cfg.detection_ms) {
+		snprintf(why, sizeof(why), "no heartbeat answer for %llu ms",
+			 (unsigned long long)(now - in->last_ok_ms));
+		orch_inst_set_state(o, in, ORCH_INST_DOWN, why);
+	}
+}
+
+void orch_health_tick(struct slnf_orch *o)
+{
+	json_t *insts = orch_desired_list(o->desired.doc, ORCH_INSTANCES), *e;
+	size_t i;
+
+	json_array_foreach(insts, i, e)
+	{
+		struct orch_inst *in =
+		    orch_inst_get(o, json_string_value(json_object_get(e, "name")), true);
+		uint64_t now = orch_now_ms();
+
+		if (!in)
+			continue;
+		switch (in->state) {
+		case ORCH_INST_NEW:
+			launch(o, e, in);
+			break;
+		case ORCH_INST_STARTING:
+			watch_start(o, in, now);
+			break;
+		case ORCH_INST_UP:
+		case ORCH_INST_DOWN:
+			heartbeat(o, in, now);
+			break;
+		case ORCH_INST_FAILED:
+			break;
+		}
+	}
+}
+
+void orch_health_adopt(struct slnf_orch *o)
+{
+	json_t *insts = orch_desired_list(o->desired.doc, ORCH_INSTANCES), *e;
+	size_t i;
+
+	json_array_foreach(insts, i, e)
+	{
+		const char *name = json_string_value(json_object_get(e, "name"));
+		struct orch_inst *in = orch_inst_get(o, name, true);
+		json_t *cfg = orch_instance_config(e, o->desired.doc, &o->cfg);
+		const char *sock =
+		    json_string_value(json_object_get(json_object_get(cfg, "control"), "socket"));
+		uint64_t start;
+		pid_t pid;
+
+		if (in && sock && !orch_proc_record_get(o->store, name, &pid, &start) &&
+		    o->launcher->adopt(name, pid, start, &in->proc)) {
+			snprintf(in->proc.socket_path, sizeof(in->proc.socket_path), "%s", sock);
+			SLNF_INFO("orch", "instance %s: adopted running pid %d", name, (int)pid);
+			orch_inst_set_state(o, in, ORCH_INST_STARTING, "");
+		}
+		json_decref(cfg);
+	}
+}
+
+void orch_health_stop(struct slnf_orch *o, const char *name)
+{
+	struct orch_inst *in = orch_inst_get(o, name, false);
+
+	if (in && in->proc.pid > 0) {
+		SLNF_INFO("orch", "instance %s: stopping pid %d", name, (int)in->proc.pid);
+		o->launcher->stop(&in->proc, o->cfg.stop_timeout_ms);
+	}
+	orch_proc_record_del(o->store, name);
+	orch_inst_forget(o, name);
+}

@@ -1,0 +1,34 @@
+/*
+ * health.h - heartbeats and the instance life cycle.
+ *
+ * Every heartbeat interval the main loop calls orch_health_tick: desired
+ * instances not yet running are launched, starting ones are watched until
+ * they are ready (or the start timeout passes), and running ones are probed
+ * over their control socket. An instance whose process is gone is down at
+ * once; one that stops answering is down once it has not answered for the
+ * detection time, and up again when it answers.
+ */
+#ifndef SLNF_ORCH_HEALTH_H
+#define SLNF_ORCH_HEALTH_H
+
+#include <stddef.h>
+
+#include "orch/orch.h"
+
+/* Connect to a control socket, send cmd, and read the answer (up to size-1
+ * bytes, NUL-terminated; out may be NULL to only wait for its first byte)
+ * within timeout_ms. 0, or a negative errno. */
+int orch_control_ask(const char *path, const char *cmd, char *out, size_t size,
+		     unsigned timeout_ms);
+
+/* One heartbeat round; the caller holds o->lock. */
+void orch_health_tick(struct slnf_orch *o);
+
+/* After loading the desired state: take over instances a previous
+ * orchestrator started and that still run. */
+void orch_health_adopt(struct slnf_orch *o);
+
+/* Stop an instance and forget it (DELETE). */
+void orch_health_stop(struct slnf_orch *o, const char *name);
+
+#endif

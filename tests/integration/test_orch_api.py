@@ -1,0 +1,336 @@
+"""
+test_orch_api.py - slnf-orch, the orchestrator, through its REST API.
+
+Each test starts slnf-orch on 127.0.0.1 (port 0: the kernel picks a free
+one, read back from the `ready: listening on` line) with a private token
+file, run directory and shm table, and removes all of them afterwards, with
+any slnfd the orchestrator launched (killed by PID; instances outlive the
+orchestrator by design, so the test tracks their PIDs itself).
+
+- a bad config is refused with the file, the field and the reason (exit 2);
+- every resource (tenants, pools, instances, steering, stats, flows) and
+  the error codes: 400 naming the field, 401 missing token, 403 wrong
+  token, 404, 405, 409, 413, 501;
+- orchestrator restart: SIGKILL slnf-orch and start it again: the desired
+  state is intact;
+- an instance launched as a real slnfd on ring ports (no namespaces)
+  comes up, is adopted by a restarted orchestrator, and is seen down once it
+  is SIGKILLed.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from topo import LIVE_PROCS, remove_shm, slnfd_path, stop_process, read_log
+
+TOKEN = "t0ken-for-tests"
+READY = re.compile(r"ready: listening on 127\.0\.0\.1:(\d+)")
+_seq = iter(range(1, 1000))
+
+
+def orch_path():
+    return os.environ.get("SLNF_ORCH") or str(Path(slnfd_path()).parent / "src/orch/slnf-orch")
+
+
+@pytest.fixture(scope="module")
+def orch_bin():
+    path = orch_path()
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"slnf-orch not found: {path} (build it, or set SLNF_ORCH)")
+    return path
+
+
+def tenant(name="t1", tid=1):
+    """A tenant on two ring ports (nothing arrives, no namespace needed)."""
+    return {"name": name, "id": tid, "match": {"ports": ["lan", "wan"]},
+            "ports": [{"name": "lan", "type": "ring", "ipv4": ["10.1.1.1/24"]},
+                      {"name": "wan", "type": "ring", "ipv4": ["10.2.2.1/24"]}],
+            "chain": [{"nf": "router", "routes": [
+                {"prefix": "0.0.0.0/0", "port": "wan", "via": "10.2.2.254"}]}]}
+
+
+class Orch:
+    """One slnf-orch with its own directory, tokens and shm table."""
+
+    def __init__(self, binary, **extra):
+        self.binary, self.extra = binary, extra
+        self.n = next(_seq)
+        self.shm = f"t{os.getpid()}-orch{self.n}"
+        self.proc = self.port = None
+        self.instance_pids = set()
+
+    def __enter__(self):
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"slnfo{os.getpid()}-"))
+        (self.tmp / "tokens").write_text(f"# test tokens\n{TOKEN}\n")
+        cfg = {"listen": {"address": "127.0.0.1", "port": 0},
+               "auth": {"tokens_file": str(self.tmp / "tokens")},
+               "store": {"backend": "shm", "capacity": 65536, "shm": {"name": self.shm}},
+               "slnfd": slnfd_path(), "run_dir": str(self.tmp / "run"),
+               "health": {"interval_ms": 20, "detection_ms": 100}, **self.extra}
+        self.config = self.tmp / "orch.json"
+        self.config.write_text(json.dumps(cfg, indent=2))
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if self.proc is not None:
+                code, killed = stop_process(self.proc)
+                assert exc_type or (code == 0 and not killed), \
+                    f"slnf-orch exit {code} on SIGTERM:\n{self.log()}"
+            for pid in self.instance_pids:
+                self._kill_instance(pid)
+            # sanitizer builds report into the log without failing a request
+            assert exc_type or not re.search(r"runtime error|Sanitizer", self.log()), self.log()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            remove_shm(self.shm)
+        return False
+
+    def _kill_instance(self, pid):
+        """SIGKILL an instance we launched, if that PID is still it."""
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return
+        if str(self.tmp).encode() in cmd:
+            os.kill(pid, signal.SIGKILL)
+
+    def log(self):
+        return read_log(self.tmp / "orch.log")
+
+    def start(self, timeout=15):
+        seen = len(self.log())  # a restart appends to the same log
+        with open(self.tmp / "orch.log", "a") as log:
+            self.proc = subprocess.Popen([self.binary, "-c", str(self.config)],
+                                         stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        LIVE_PROCS[self.proc.pid] = self.proc
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            ports = READY.findall(self.log()[seen:])
+            if ports:
+                self.port = int(ports[-1])
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"slnf-orch not ready in {timeout}s:\n{self.log()}")
+
+    def kill(self):
+        """SIGKILL the orchestrator (instances keep running)."""
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        LIVE_PROCS.pop(self.proc.pid, None)
+        self.proc = None
+
+    def call(self, method, path, body=None, token=TOKEN, raw=None):
+        """(status, parsed JSON body or None)."""
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None
+                                            else None)
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
+                                     method=method)
+        if token is not None:
+            req.add_header("Authorization", f"Bearer {token}")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                status, text = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, text = e.code, e.read()
+        got = json.loads(text) if text.strip() else None
+        if path.startswith("/v1/instances") and method == "GET" and got:
+            for inst in got.get("instances", [got]):
+                pid = inst.get("status", {}).get("pid") if isinstance(inst, dict) else None
+                if pid:
+                    self.instance_pids.add(pid)
+        return status, got
+
+    def wait_state(self, name, state, timeout=30):
+        deadline, inst = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            st, inst = self.call("GET", f"/v1/instances/{name}")
+            assert st == 200, inst
+            if inst["status"]["state"] == state:
+                return inst
+            time.sleep(0.02)
+        raise AssertionError(f"instance {name} not {state} within {timeout}s: {inst}\n"
+                             f"orch log:\n{self.log()}")
+
+
+def expect_error(o, method, path, body, status, field=None, raw=None, token=TOKEN):
+    st, b = o.call(method, path, body, raw=raw, token=token)
+    assert st == status, (method, path, st, b)
+    assert isinstance(b, dict) and b.get("error"), b
+    if field is not None:
+        assert b.get("field", "") == field, b
+    return b
+
+
+def test_orch_bad_config_refused(orch_bin, tmp_path):
+    bad = tmp_path / "orch.json"
+    tokens = tmp_path / "tokens"
+    tokens.write_text("tok\n")
+    cases = [
+        ({"auth": {"tokens_file": str(tokens)}, "listen": {"port": 70000}}, "listen.port"),
+        ({"auth": {"tokens_file": str(tokens)}, "store": {"backend": "nope"}}, "store.backend"),
+        ({"auth": {"tokens_file": str(tokens)}, "helth": {}}, "helth"),
+        ({}, "auth.tokens_file"),
+        ({"auth": {"tokens_file": str(tokens)}, "slnfd": str(tmp_path / "no-slnfd")}, "slnfd"),
+    ]
+    for cfg, field in cases:
+        bad.write_text(json.dumps(cfg))
+        r = subprocess.run([orch_bin, "-c", str(bad)], capture_output=True, text=True, timeout=10)
+        assert r.returncode == 2, (cfg, r.stderr)
+        assert f"{bad}: {field}: " in r.stderr, r.stderr
+    tokens.write_text("# no token here\n")
+    bad.write_text(json.dumps({"auth": {"tokens_file": str(tokens)}}))
+    r = subprocess.run([orch_bin, "-c", str(bad)], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "no API token" in r.stderr, r.stderr
+
+
+def test_orch_api_resources_and_errors(orch_bin):
+    with Orch(orch_bin, max_body=4096) as o:
+        o.start()
+        # tokens: every request needs one (reads too, by default)
+        assert expect_error(o, "GET", "/v1/tenants", None, 401, token=None)
+        expect_error(o, "POST", "/v1/tenants", tenant(), 401, token=None)
+        expect_error(o, "GET", "/v1/tenants", None, 403, token="wrong")
+        expect_error(o, "DELETE", "/v1/tenants/t1", None, 403, token=TOKEN + "x")
+        # tenants
+        assert o.call("GET", "/v1/tenants") == (200, {"tenants": []})
+        st, t1 = o.call("POST", "/v1/tenants", tenant())
+        assert st == 201 and t1 == tenant()
+        expect_error(o, "POST", "/v1/tenants", tenant(), 409, "name")
+        expect_error(o, "POST", "/v1/tenants", tenant("t2", 1), 409, "id")
+        expect_error(o, "POST", "/v1/tenants", None, 400, "", raw=b'{"name": "t2",')
+        bad = tenant("t2", 2)
+        bad["chain"][0]["routes"][0]["via"] = "10.9.9.9"
+        b = expect_error(o, "POST", "/v1/tenants", bad, 400, "chain[0].routes[0].via")
+        assert "connected network" in b["error"]
+        bad = tenant("t2", 2)
+        bad["chain"].insert(0, {"nf": "firewall", "default": "sometimes"})
+        expect_error(o, "POST", "/v1/tenants", bad, 400, "chain[0].default")
+        expect_error(o, "POST", "/v1/tenants", dict(tenant("t2", 2), extra=1), 400, "extra")
+        expect_error(o, "POST", "/v1/tenants", None, 413, raw=b"{" + b" " * 8192 + b"}")
+        assert o.call("GET", "/v1/tenants/t1") == (200, tenant())
+        expect_error(o, "GET", "/v1/tenants/nobody", None, 404)
+        changed = tenant()
+        changed["chain"][0]["routes"][0]["via"] = "10.2.2.253"
+        assert o.call("PUT", "/v1/tenants/t1", changed) == (200, changed)
+        st, t2 = o.call("PUT", "/v1/tenants/t2", tenant("t2", 2))
+        assert st == 201
+        expect_error(o, "PATCH", "/v1/tenants/t1", {}, 405)
+        expect_error(o, "DELETE", "/v1/tenants", None, 405)
+        # pools
+        expect_error(o, "POST", "/v1/pools", {"name": "p1", "tenant": "zz"}, 400, "tenant")
+        expect_error(o, "POST", "/v1/pools", {"name": "p1", "tenant": "t1", "min": 9, "max": 2},
+                     400, "min")
+        st, p1 = o.call("POST", "/v1/pools", {"name": "p1", "tenant": "t1", "max": 4})
+        assert st == 201 and p1 == {"name": "p1", "tenant": "t1", "max": 4, "min": 1}
+        assert o.call("GET", "/v1/pools")[1] == {"pools": [p1]}
+        # instances (validated, not launched here: bad overrides are refused)
+        expect_error(o, "POST", "/v1/instances", {"name": "i1", "pool": "nope"}, 400, "pool")
+        expect_error(o, "POST", "/v1/instances",
+                     {"name": "i1", "pool": "p1", "ports": {"lan": {"type": "floppy"}}}, 400,
+                     "ports.lan.type")
+        expect_error(o, "POST", "/v1/instances",
+                     {"name": "i1", "pool": "p1", "ports": {"dmz": {}}}, 400, "ports.dmz")
+        # references
+        b = expect_error(o, "DELETE", "/v1/tenants/t1", None, 409)
+        assert "p1" in b["error"]
+        # read-only resources
+        st, steer = o.call("GET", "/v1/steering")
+        assert st == 200 and [t["tenant"] for t in steer["tenants"]] == ["t1", "t2"]
+        assert all(t["instances"] == [] and t["size"] == 65537 for t in steer["tenants"])
+        expect_error(o, "GET", "/v1/steering/zz", None, 404)
+        expect_error(o, "PUT", "/v1/steering/t1", {}, 405)
+        st, stats = o.call("GET", "/v1/stats")
+        assert st == 200 and stats["tenants"] == 2 and stats["pools"] == 1
+        assert stats["store"]["backend"] == "shm" and stats["desired"]["generation"] >= 4
+        b = expect_error(o, "GET", "/v1/flows", None, 501)
+        assert "not implemented" in b["error"]
+        expect_error(o, "GET", "/v1/nothing", None, 404)
+        expect_error(o, "GET", "/tenants", None, 404)
+        # deleting in order
+        assert o.call("DELETE", "/v1/pools/p1") == (204, None)
+        assert o.call("DELETE", "/v1/tenants/t1") == (204, None)
+        assert o.call("DELETE", "/v1/tenants/t2") == (204, None)
+        assert o.call("GET", "/v1/tenants") == (200, {"tenants": []})
+
+
+def test_orch_restart_keeps_desired_state(orch_bin):
+    with Orch(orch_bin) as o:
+        o.start()
+        for i in range(1, 6):
+            assert o.call("POST", "/v1/tenants", tenant(f"t{i}", i))[0] == 201
+            assert o.call("POST", "/v1/pools", {"name": f"p{i}", "tenant": f"t{i}"})[0] == 201
+        assert o.call("DELETE", "/v1/pools/p3")[0] == 204
+        before = {k: o.call("GET", f"/v1/{k}")[1] for k in ("tenants", "pools")}
+        gen = o.call("GET", "/v1/stats")[1]["desired"]["generation"]
+        o.kill()
+        o.start()
+        after = {k: o.call("GET", f"/v1/{k}")[1] for k in ("tenants", "pools")}
+        assert after == before
+        assert o.call("GET", "/v1/stats")[1]["desired"]["generation"] == gen
+        # and it keeps going from there
+        assert o.call("POST", "/v1/pools", {"name": "p3", "tenant": "t3"})[0] == 201
+        o.kill()
+        o.start()
+        assert len(o.call("GET", "/v1/pools")[1]["pools"]) == 5
+
+
+def test_orch_instance_health_and_restart(orch_bin):
+    with Orch(orch_bin) as o:
+        o.start()
+        name = f"i{os.getpid()}x{o.n}"
+        assert o.call("POST", "/v1/tenants", tenant())[0] == 201
+        assert o.call("POST", "/v1/pools", {"name": "p1", "tenant": "t1"})[0] == 201
+        assert o.call("POST", "/v1/instances", {"name": name, "pool": "p1"})[0] == 201
+        inst = o.wait_state(name, "up")
+        pid = inst["status"]["pid"]
+        assert Path(f"/proc/{pid}/exe").resolve().name == "slnfd"
+        st, s = o.call("GET", f"/v1/instances/{name}/stats")
+        assert st == 200 and s["name"] == name, s
+        st, steer = o.call("GET", "/v1/steering/t1")
+        assert [(i["name"], i["entries"]) for i in steer["instances"]] == [(name, 65537)]
+        # orchestrator restart: the instance keeps running and is adopted
+        o.kill()
+        assert Path(f"/proc/{pid}").exists()
+        o.start()
+        inst = o.wait_state(name, "up")
+        assert inst["status"]["pid"] == pid
+        # the instance dies: seen down, and out of the steering table
+        os.kill(pid, signal.SIGKILL)
+        inst = o.wait_state(name, "down", timeout=10)
+        assert inst["status"]["reason"], inst
+        assert o.call("GET", "/v1/steering/t1")[1]["instances"] == []
+        expect_error(o, "GET", f"/v1/instances/{name}/stats", None, 503)
+        assert o.call("DELETE", f"/v1/instances/{name}") == (204, None)
+        assert o.call("GET", "/v1/instances") == (200, {"instances": []})
+
+
+def test_orch_deletes_running_instance(orch_bin):
+    with Orch(orch_bin) as o:
+        o.start()
+        name = f"i{os.getpid()}x{o.n}"
+        assert o.call("POST", "/v1/tenants", tenant())[0] == 201
+        assert o.call("POST", "/v1/pools", {"name": "p1", "tenant": "t1"})[0] == 201
+        assert o.call("POST", "/v1/instances", {"name": name, "pool": "p1"})[0] == 201
+        pid = o.wait_state(name, "up")["status"]["pid"]
+        expect_error(o, "DELETE", "/v1/pools/p1", None, 409)
+        assert o.call("DELETE", f"/v1/instances/{name}") == (204, None)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not Path(f"/proc/{pid}").exists() or \
+            Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] == "Z"
