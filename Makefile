@@ -14,7 +14,7 @@ DEB_PKGS := gcc meson ninja-build pkg-config dpdk dpdk-dev libdpdk-dev \
 	ethtool iperf3 procps redis-server redis-tools libhiredis-dev \
 	libmicrohttpd-dev nftables conntrack stun-client stun-server
 
-.PHONY: all deps build run test unit unit-asan integration bench bench-store clean
+.PHONY: all deps build run test unit unit-asan integration bench bench-store bench-nf clean
 
 all: build
 
@@ -62,3 +62,8 @@ bench: build
 # redis-benchmark as the reference (bench/store_bench.c, docs/benchmarks.md).
 bench-store: build
 	$(BUILD)/slnf-store-bench
+
+# Each NF's packets per second on one core, local and shm state side by
+# side, without ports (bench/nf_bench.c, docs/benchmarks.md).
+bench-nf: build
+	$(BUILD)/slnf-nf-bench

@@ -149,14 +149,19 @@ static void test_demo_loads(void **state)
 	assert_int_equal(cfg->tenants[0].ports[0], 0);
 	assert_int_equal(cfg->tenants[0].ports[1], 1);
 	assert_int_equal(cfg->tenants[0].n_vlans, 0);
-	assert_int_equal(cfg->tenants[0].n_chain, 3);
+	assert_int_equal(cfg->tenants[0].n_inside, 1);
+	assert_true(cfg->tenants[0].inside[0]);
+	assert_false(cfg->tenants[0].inside[1]);
+	assert_int_equal(cfg->tenants[0].n_chain, 5);
 	assert_string_equal(cfg->tenants[0].chain[0].nf, "filter");
 	assert_string_equal(cfg->tenants[0].chain[1].nf, "firewall");
-	assert_string_equal(cfg->tenants[0].chain[2].nf, "router");
-	assert_string_equal(cfg->tenants[0].chain[2].field, "tenants[0].chain[2]");
+	assert_string_equal(cfg->tenants[0].chain[2].nf, "nat");
+	assert_string_equal(cfg->tenants[0].chain[3].nf, "lb");
+	assert_string_equal(cfg->tenants[0].chain[4].nf, "router");
+	assert_string_equal(cfg->tenants[0].chain[4].field, "tenants[0].chain[4]");
 	/* the NF's parameters are handed on untouched */
 	assert_true(json_is_array(json_object_get(cfg->tenants[0].chain[0].params, "rules")));
-	assert_true(json_is_array(json_object_get(cfg->tenants[0].chain[2].params, "routes")));
+	assert_true(json_is_array(json_object_get(cfg->tenants[0].chain[4].params, "routes")));
 	drop_cfg(cfg);
 }
 
