@@ -40,6 +40,7 @@ struct slnf_burst {
 struct slnf_state_req {
 	struct slnf_store_op op;
 	uint16_t pkt; /* index in the burst this request belongs to */
+	int16_t unless_hit; /* -1, or a read whose cache hit cancels this one */
 };
 
 /* Requests of one NF phase. */
@@ -96,6 +97,14 @@ const struct slnf_nf_type *slnf_nf_at(unsigned i);
  * state_req to the first request it made. */
 struct slnf_store_op *slnf_state_get(struct slnf_state_batch *reads, struct slnf_burst *b,
 				     uint16_t pkt, const struct slnf_store_key *key);
+/* Like slnf_state_get, but the read is not made (its status is
+ * -ECANCELED) when read number primary of this batch is answered by the
+ * instance cache with a record. For reads only needed when the primary
+ * record is missing, such as the claims of candidate ports behind a
+ * mapping: a flow whose mapping is cached then costs no store access. */
+struct slnf_store_op *slnf_state_get_unless_hit(struct slnf_state_batch *reads,
+						struct slnf_burst *b, uint16_t pkt,
+						const struct slnf_store_key *key, int16_t primary);
 /* Queue a write for burst packet pkt (opcode and key set; caller fills value,
  * ttl, version, delta). NULL when the batch is full. */
 struct slnf_store_op *slnf_state_write(struct slnf_state_batch *writes, uint16_t pkt,

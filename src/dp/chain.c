@@ -216,11 +216,20 @@ static void reads_submit(struct slnf_chain_run *r)
 {
 	struct slnf_chain_scratch *s = r->scratch;
 	unsigned n = 0;
+	bool hit[SLNF_CHAIN_REQS_MAX];
 	for (uint16_t i = 0; i < r->reads.n; i++) {
 		struct slnf_store_op *op = &r->reads.reqs[i].op;
-		if (s->cache && op->opcode == SLNF_STORE_GET &&
-		    slnf_cache_lookup(s->cache, op, r->now) == 0)
+		int16_t primary = r->reads.reqs[i].unless_hit;
+		hit[i] = false;
+		if (primary >= 0 && hit[primary] && r->reads.reqs[primary].op.status == 0) {
+			op->status = -ECANCELED;
 			continue;
+		}
+		if (s->cache && op->opcode == SLNF_STORE_GET &&
+		    slnf_cache_lookup(s->cache, op, r->now) == 0) {
+			hit[i] = true;
+			continue;
+		}
 		r->miss[n] = i;
 		s->ops[n++] = *op;
 	}

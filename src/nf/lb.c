@@ -531,13 +531,15 @@ static void lb_prepare(void *ctx, struct slnf_burst *b, struct slnf_state_batch 
 				break;
 			}
 		}
+		int16_t pin = (int16_t)reads->n;
 		if (p->state_req >= 0 || !slnf_state_get(reads, b, i, &keys[i]))
 			continue;
 		if (kind != LB_FWD || !may_open(p) || !(be = pick_backend(v, p->hash)))
 			continue;
+		/* the snat port candidates only matter without a cached pin */
 		for (unsigned c = 0; c < LB_CANDIDATES; c++) {
 			cand_key(l, be, p, c, &ck);
-			slnf_state_get(reads, b, i, &ck);
+			slnf_state_get_unless_hit(reads, b, i, &ck, pin);
 		}
 	}
 }

@@ -579,11 +579,13 @@ static void need_mapping(const struct nat *n, struct slnf_state_batch *reads,
 	ep_key(n, NAT_KEY_MAPPING, e, &k);
 	if (find_req(reads, &k) >= 0 || (unsigned)(reads->cap - reads->n) < 1 + np)
 		return;
+	int16_t m = (int16_t)reads->n;
 	slnf_state_get(reads, b, i, &k);
+	/* the probes are only needed when the mapping is not in the cache */
 	for (unsigned j = 0; j < np; j++) {
 		o.port = candidate(n, e->port, j);
 		ep_key(n, NAT_KEY_REVERSE, &o, &k);
-		slnf_state_get(reads, b, i, &k);
+		slnf_state_get_unless_hit(reads, b, i, &k, m);
 	}
 }
 

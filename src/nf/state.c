@@ -21,6 +21,7 @@ static struct slnf_store_op *state_append(struct slnf_state_batch *batch, uint16
 	struct slnf_state_req *req = &batch->reqs[batch->n++];
 	slnf_store_op_init(&req->op, opcode, key);
 	req->pkt = pkt;
+	req->unless_hit = -1;
 	return &req->op;
 }
 
@@ -33,6 +34,17 @@ struct slnf_store_op *slnf_state_get(struct slnf_state_batch *reads, struct slnf
 	struct slnf_store_op *op = state_append(reads, pkt, SLNF_STORE_GET, key);
 	if (op && b->pkts[pkt]->state_req < 0)
 		b->pkts[pkt]->state_req = (int16_t)idx;
+	return op;
+}
+
+struct slnf_store_op *slnf_state_get_unless_hit(struct slnf_state_batch *reads,
+						struct slnf_burst *b, uint16_t pkt,
+						const struct slnf_store_key *key, int16_t primary)
+{
+	uint16_t idx = reads->n;
+	struct slnf_store_op *op = slnf_state_get(reads, b, pkt, key);
+	if (op && primary >= 0 && primary < (int16_t)idx)
+		reads->reqs[idx].unless_hit = primary;
 	return op;
 }
 

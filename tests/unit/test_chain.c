@@ -535,6 +535,65 @@ static void rerun(struct fx *f)
 	run(f);
 }
 
+/* "t_probe": reads t_count's record of each packet's flow, and a second
+ * record only if that one is not a cache hit; records what the second
+ * read came back with. */
+static int probe_status[SLNF_BURST_MAX];
+
+static void probe_prepare(void *ctx, struct slnf_burst *b, struct slnf_state_batch *reads)
+{
+	(void)ctx;
+	for (uint16_t i = 0; i < b->n; i++) {
+		struct slnf_store_key k;
+		int16_t primary = (int16_t)reads->n;
+		flow_store_key(TENANT_ID, b->pkts[i], &k);
+		slnf_state_get(reads, b, i, &k);
+		k.data[k.len - 1] ^= 0x5a; /* a record nobody writes */
+		slnf_state_get_unless_hit(reads, b, i, &k, primary);
+	}
+}
+
+static void probe_process(void *ctx, struct slnf_burst *b, struct slnf_state_batch *reads,
+			  struct slnf_state_batch *writes)
+{
+	(void)ctx;
+	(void)writes;
+	for (uint16_t i = 0; i < b->n; i++)
+		probe_status[i] = reads->reqs[b->pkts[i]->state_req + 1].op.status;
+}
+
+static const struct slnf_nf_type t_probe = {
+	.name = "t_probe", .id = 0xfff2, .summary = "test: conditional reads",
+	.prepare = probe_prepare, .process = probe_process,
+};
+SLNF_NF_REGISTER(t_probe)
+
+static void test_read_unless_hit(void **state)
+{
+	struct fx *f = fx_new("[ { \"nf\": \"t_count\" }, { \"nf\": \"t_probe\" } ]", 0);
+	/* No cache: the second read is made, and finds nothing. */
+	add_pkt(f, 1, 1000, 80);
+	run(f);
+	assert_int_equal(probe_status[0], -ENOENT);
+	/* With the cache: t_count's write filled it, so the primary read is a
+	 * hit and the second read is not made at all. */
+	fx_cache(f);
+	reset_verdicts(f);
+	run(f);
+	assert_int_equal(f->pkts[0].verdict, SLNF_VERDICT_FORWARD);
+	assert_int_equal(probe_status[0], -ECANCELED);
+	fx_free(f);
+	/* With a cache that misses (nothing wrote the flow): made. */
+	f = fx_new("[ { \"nf\": \"t_probe\" } ]", 0);
+	fx_cache(f);
+	add_pkt(f, 1, 1000, 80);
+	probe_status[0] = 0;
+	run(f);
+	assert_int_equal(probe_status[0], -ENOENT);
+	fx_free(f);
+	(void)state;
+}
+
 static void test_cache_hits_skip_store(void **state)
 {
 	struct fx *f = fx_new(CHAIN_BOTH, 0);
@@ -737,6 +796,7 @@ int main(void)
 		cmocka_unit_test(test_stats_json),
 		cmocka_unit_test(test_unknown_nf),
 		cmocka_unit_test(test_cache_hits_skip_store),
+		cmocka_unit_test(test_read_unless_hit),
 		cmocka_unit_test(test_cache_epoch_rereads),
 		cmocka_unit_test(test_cache_stale_never_overwrites),
 		cmocka_unit_test(test_cache_creation_race),
