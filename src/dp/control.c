@@ -38,7 +38,9 @@ static json_t *answer_for(struct slnf_control *c, const char *cmd)
 		return slnf_stats_json(c->inst);
 	if (strcmp(cmd, "reload") == 0)
 		return slnf_reload_command(c->inst);
-	return json_pack("{s:s}", "error", "unknown command (known: stats, reload)");
+	if (strcmp(cmd, "ping") == 0) /* a cheap liveness probe (slnf-orch) */
+		return json_pack("{s:s}", "ping", "ok");
+	return json_pack("{s:s}", "error", "unknown command (known: stats, reload, ping)");
 }
 
 static void serve_one(struct slnf_control *c, int cfd)

@@ -3,7 +3,8 @@
  * operator read a running instance's counters (`slnfd --stats`) and reload
  * its chains (`slnfd --reload`, dp/reload.h).
  *
- * Protocol: the client sends one command line ("stats\n" or "reload\n");
+ * Protocol: the client sends one command line ("stats\n", "reload\n" or
+ * "ping\n", answered {"ping": "ok"});
  * the server answers with one JSON document and closes. "reload" answers
  * {"reload": "ok", "generation": N, "rebuilt": K} or {"reload": "refused",
  * "error": "file: field: reason", "generation": N}. A plain thread serves

@@ -1,7 +1,7 @@
 /*
  * health.c - launching, watching and probing instances; see health.h.
  *
- * The probe is slnfd's "stats" command on the control socket: the control
+ * The probe is slnfd's "ping" command on the control socket: the control
  * thread answering proves the process is alive and serving. Only the first
  * byte of the answer is awaited. Every wait is bounded by a timeout shorter
  * than the detection time, so one stuck instance cannot hide another.
@@ -132,7 +132,7 @@ static void watch_start(struct slnf_orch *o, struct orch_inst *in, uint64_t now)
 	if (r < 0) {
 		orch_inst_set_state(o, in, ORCH_INST_FAILED, err.msg);
 	} else if (r > 0 &&
-		   !orch_control_ask(in->proc.socket_path, "stats\n", NULL, 0, probe_timeout(o))) {
+		   !orch_control_ask(in->proc.socket_path, "ping\n", NULL, 0, probe_timeout(o))) {
 		in->last_ok_ms = now;
 		orch_inst_set_state(o, in, ORCH_INST_UP, "");
 	} else if (now - in->since_ms > o->cfg.start_timeout_ms) {
@@ -158,7 +158,7 @@ static void heartbeat(struct slnf_orch *o, struct orch_inst *in, uint64_t now)
 		return;
 	}
 	in->probes++;
-	if (!orch_control_ask(in->proc.socket_path, "stats\n", NULL, 0, probe_timeout(o))) {
+	if (!orch_control_ask(in->proc.socket_path, "ping\n", NULL, 0, probe_timeout(o))) {
 		in->last_ok_ms = now;
 		if (in->state != ORCH_INST_UP)
 			orch_inst_set_state(o, in, ORCH_INST_UP, "");
