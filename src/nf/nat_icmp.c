@@ -19,22 +19,7 @@
 #include "nf/nat_icmp.h"
 
 #define ICMP_HLEN     8
-#define ICMP_CSUM_OFF 2
 #define QUOTE_L4_MIN  8
-#define TCP_CSUM_OFF  16
-#define UDP_CSUM_OFF  6
-#define ECHO_ID_OFF   4
-
-static uint16_t get16(const uint8_t *at)
-{
-	return (uint16_t)(at[0] << 8 | at[1]);
-}
-
-static void put16(uint8_t *at, uint16_t v)
-{
-	at[0] = (uint8_t)(v >> 8);
-	at[1] = (uint8_t)v;
-}
 
 bool slnf_nat_icmp_is_error(uint8_t type)
 {
@@ -55,21 +40,21 @@ int slnf_nat_quote_parse(const struct slnf_pkt *p, struct slnf_nat_quote *q)
 	ihl = (ip[0] & 0x0fu) * 4u;
 	if (ip[0] >> 4 != 4 || ihl < 20 || q->ip_off + ihl + QUOTE_L4_MIN > end)
 		return -EINVAL;
-	if (get16(ip + 6) & 0x1fff) /* a later fragment: no ports */
+	if (slnf_get16(ip + 6) & 0x1fff) /* a later fragment: no ports */
 		return -EINVAL;
 	q->l4_off = (uint16_t)(q->ip_off + ihl);
 	q->l4_len = (uint16_t)(end - q->l4_off);
 	q->proto = ip[9];
-	q->src = (uint32_t)get16(ip + 12) << 16 | get16(ip + 14);
-	q->dst = (uint32_t)get16(ip + 16) << 16 | get16(ip + 18);
+	q->src = (uint32_t)slnf_get16(ip + 12) << 16 | slnf_get16(ip + 14);
+	q->dst = (uint32_t)slnf_get16(ip + 16) << 16 | slnf_get16(ip + 18);
 	l4 = f + q->l4_off;
 	if (q->proto == IPPROTO_TCP || q->proto == IPPROTO_UDP) {
-		q->sport = get16(l4);
-		q->dport = get16(l4 + 2);
+		q->sport = slnf_get16(l4);
+		q->dport = slnf_get16(l4 + 2);
 		return 0;
 	}
 	if (q->proto == IPPROTO_ICMP && (l4[0] == 8 || l4[0] == 0)) {
-		q->sport = q->dport = get16(l4 + ECHO_ID_OFF);
+		q->sport = q->dport = slnf_get16(l4 + SLNF_ICMP_ID_OFF);
 		return 0;
 	}
 	return -EINVAL;
@@ -79,10 +64,10 @@ int slnf_nat_quote_parse(const struct slnf_pkt *p, struct slnf_nat_quote *q)
  * checksum at icsum for it. */
 static void word(uint8_t *w, uint16_t v, uint8_t *icsum)
 {
-	uint16_t old = get16(w);
+	uint16_t old = slnf_get16(w);
 
-	put16(icsum, slnf_csum_update16(get16(icsum), old, v));
-	put16(w, v);
+	slnf_put16(icsum, slnf_csum_update16(slnf_get16(icsum), old, v));
+	slnf_put16(w, v);
 }
 
 /* Update the checksum word at c for a change of a covered 32-bit value
@@ -91,7 +76,7 @@ static void word(uint8_t *w, uint16_t v, uint8_t *icsum)
 static void fix_csum(uint8_t *c, bool udp, bool has_addr, uint32_t old_addr, uint32_t addr,
 		     bool has_port, uint16_t old_port, uint16_t port, uint8_t *icsum)
 {
-	uint16_t v = get16(c);
+	uint16_t v = slnf_get16(c);
 
 	if (has_addr)
 		v = udp ? slnf_csum_update32_udp(v, old_addr, addr)
@@ -106,7 +91,7 @@ void slnf_nat_quote_rewrite(struct slnf_pkt *p, struct slnf_nat_quote *q, enum s
 			    uint32_t addr, uint16_t port)
 {
 	uint8_t *f = rte_pktmbuf_mtod(p->m, uint8_t *);
-	uint8_t *icsum = f + p->l4_off + ICMP_CSUM_OFF, *ip = f + q->ip_off, *l4 = f + q->l4_off;
+	uint8_t *icsum = f + p->l4_off + SLNF_ICMP_CSUM_OFF, *ip = f + q->ip_off, *l4 = f + q->l4_off;
 	uint8_t *a = ip + (side == SLNF_NAT_SRC ? 12 : 16);
 	uint32_t old_addr = side == SLNF_NAT_SRC ? q->src : q->dst;
 	uint16_t old_port = side == SLNF_NAT_SRC ? q->sport : q->dport;
@@ -117,12 +102,12 @@ void slnf_nat_quote_rewrite(struct slnf_pkt *p, struct slnf_nat_quote *q, enum s
 	word(a + 2, (uint16_t)addr, icsum);
 	if (q->proto == IPPROTO_ICMP) {
 		/* echo: the identifier, covered by the quoted echo checksum */
-		fix_csum(l4 + ICMP_CSUM_OFF, false, false, 0, 0, true, old_port, port, icsum);
-		word(l4 + ECHO_ID_OFF, port, icsum);
+		fix_csum(l4 + SLNF_ICMP_CSUM_OFF, false, false, 0, 0, true, old_port, port, icsum);
+		word(l4 + SLNF_ICMP_ID_OFF, port, icsum);
 		q->sport = q->dport = port;
 	} else {
 		bool udp = q->proto == IPPROTO_UDP;
-		unsigned coff = udp ? UDP_CSUM_OFF : TCP_CSUM_OFF;
+		unsigned coff = udp ? SLNF_UDP_CSUM_OFF : SLNF_TCP_CSUM_OFF;
 
 		if (q->l4_len >= coff + 2)
 			fix_csum(l4 + coff, udp, true, old_addr, addr, true, old_port, port, icsum);

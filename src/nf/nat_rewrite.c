@@ -16,28 +16,12 @@
 #include "slnf/csum.h"
 #include "nf/nat_rewrite.h"
 
-#define TCP_CSUM_OFF 16
-#define UDP_CSUM_OFF 6
-#define ICMP_CSUM_OFF 2
-#define ICMP_ID_OFF 4
-
-static uint16_t get16(const uint8_t *at)
-{
-	return (uint16_t)(at[0] << 8 | at[1]);
-}
-
-static void put16(uint8_t *at, uint16_t v)
-{
-	at[0] = (uint8_t)(v >> 8);
-	at[1] = (uint8_t)v;
-}
-
 /* TCP or UDP: the pseudo-header address and the port at port_off. */
 static void rewrite_l4(uint8_t *l4, bool udp, unsigned port_off, uint32_t old_addr,
 		       uint32_t addr, uint16_t port)
 {
-	uint8_t *csum = l4 + (udp ? UDP_CSUM_OFF : TCP_CSUM_OFF);
-	uint16_t old_port = get16(l4 + port_off), c = get16(csum);
+	uint8_t *csum = l4 + (udp ? SLNF_UDP_CSUM_OFF : SLNF_TCP_CSUM_OFF);
+	uint16_t old_port = slnf_get16(l4 + port_off), c = slnf_get16(csum);
 
 	if (udp) {
 		c = slnf_csum_update32_udp(c, old_addr, addr);
@@ -46,16 +30,16 @@ static void rewrite_l4(uint8_t *l4, bool udp, unsigned port_off, uint32_t old_ad
 		c = slnf_csum_update32(c, old_addr, addr);
 		c = slnf_csum_update16(c, old_port, port);
 	}
-	put16(csum, c);
-	put16(l4 + port_off, port);
+	slnf_put16(csum, c);
+	slnf_put16(l4 + port_off, port);
 }
 
 static void rewrite_echo_id(uint8_t *icmp, uint16_t id)
 {
-	uint16_t old = get16(icmp + ICMP_ID_OFF);
+	uint16_t old = slnf_get16(icmp + SLNF_ICMP_ID_OFF);
 
-	put16(icmp + ICMP_CSUM_OFF, slnf_csum_update16(get16(icmp + ICMP_CSUM_OFF), old, id));
-	put16(icmp + ICMP_ID_OFF, id);
+	slnf_put16(icmp + SLNF_ICMP_CSUM_OFF, slnf_csum_update16(slnf_get16(icmp + SLNF_ICMP_CSUM_OFF), old, id));
+	slnf_put16(icmp + SLNF_ICMP_ID_OFF, id);
 }
 
 /* Set the side's address in the IPv4 header; returns the old one. */

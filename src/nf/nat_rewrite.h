@@ -20,6 +20,24 @@
 
 #include "slnf/pkt.h"
 
+/* Offsets of the checksums and the echo identifier in their L4 headers. */
+#define SLNF_TCP_CSUM_OFF 16
+#define SLNF_UDP_CSUM_OFF 6
+#define SLNF_ICMP_CSUM_OFF 2
+#define SLNF_ICMP_ID_OFF 4
+
+/* Big-endian 16-bit fields at any alignment. */
+static inline uint16_t slnf_get16(const uint8_t *at)
+{
+	return (uint16_t)(at[0] << 8 | at[1]);
+}
+
+static inline void slnf_put16(uint8_t *at, uint16_t v)
+{
+	at[0] = (uint8_t)(v >> 8);
+	at[1] = (uint8_t)v;
+}
+
 /* Which endpoint of the packet to rewrite. */
 enum slnf_nat_side { SLNF_NAT_SRC, SLNF_NAT_DST };
 
