@@ -101,7 +101,9 @@ struct slnf_store_op *slnf_state_get(struct slnf_state_batch *reads, struct slnf
  * -ECANCELED) when read number primary of this batch is answered by the
  * instance cache with a record. For reads only needed when the primary
  * record is missing, such as the claims of candidate ports behind a
- * mapping: a flow whose mapping is cached then costs no store access. */
+ * mapping: a flow whose mapping is cached then costs no store access.
+ * An NF that shares reads between packets must clear unless_hit (set -1)
+ * when another packet needs the same record unconditionally. */
 struct slnf_store_op *slnf_state_get_unless_hit(struct slnf_state_batch *reads,
 						struct slnf_burst *b, uint16_t pkt,
 						const struct slnf_store_key *key, int16_t primary);

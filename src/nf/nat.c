@@ -559,11 +559,19 @@ static int find_req(const struct slnf_state_batch *batch, const struct slnf_stor
 	return -1;
 }
 
+/* Read k for packet i unless the batch reads it already. A read that was
+ * only a candidate probe (made unless the mapping hits the cache) becomes
+ * unconditional: this packet needs it either way, e.g. a hairpinned
+ * packet to its own sender's outside endpoint. */
 static void need(struct slnf_state_batch *reads, struct slnf_burst *b, uint16_t i,
 		 const struct slnf_store_key *k)
 {
-	if (find_req(reads, k) < 0)
+	int idx = find_req(reads, k);
+
+	if (idx < 0)
 		slnf_state_get(reads, b, i, k);
+	else
+		reads->reqs[idx].unless_hit = -1;
 }
 
 /* The mapping of inside endpoint e, followed by the reverse records of its
