@@ -87,7 +87,7 @@ struct slnf_static_neigh {
 struct slnf_config {
 	char file[PATH_MAX];
 	char name[SLNF_NAME_MAX]; /* instance name: default file prefix and socket */
-	char role[16];            /* "nf" (only role so far) */
+	char role[16];            /* "nf" (runs chains) or "steer" (steering tier) */
 	struct {
 		bool hugepages;       /* false: --no-huge */
 		unsigned memory_mb;   /* -m */
@@ -141,6 +141,12 @@ bool slnf_config_chain_equal(const struct slnf_tenant_config *a,
  * 0, or a negative errno with err naming file, "store.<field>" and why. */
 int slnf_config_parse_store(json_t *top, const char *file, struct slnf_store_config *out,
 			    struct slnf_error *err);
+
+/* Is this the config of a steering node (role "steer")? */
+static inline bool slnf_config_is_steer(const struct slnf_config *cfg)
+{
+	return cfg->role[0] == 's';
+}
 
 /* Index of the port named name, or -1. */
 int slnf_config_port_index(const struct slnf_config *cfg, const char *name);

@@ -41,6 +41,7 @@
 	X(NAT_FILTERED, "nat_filtered", "nat: inbound from a remote the mapping never sent to") \
 	X(LB_NO_BACKEND, "lb_no_backend", "lb: the VIP has no backend taking new flows")   \
 	X(LB_NO_STATE, "lb_no_state", "lb: mid-flow or return packet with no pin")        \
+	X(STEER_NO_INSTANCE, "steer_no_instance", "steer: the tenant has no healthy instance (on this port)") \
 	X(NO_MBUF, "no_mbuf", "buffer pool empty")
 
 enum slnf_drop_reason {

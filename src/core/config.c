@@ -599,9 +599,6 @@ static void parse_role(struct ctx *c, const struct obj *top, struct slnf_config 
 {
 	int role = get_choice(c, top, "role", "role", roles, ROLE_NF);
 
-	if (role == ROLE_STEER)
-		fail(c, "role",
-		     "'steer' is reserved for the steering tier and not implemented yet");
 	snprintf(cfg->role, sizeof(cfg->role), "%s", roles[role]);
 }
 
@@ -962,13 +959,22 @@ static void parse_match(struct ctx *c, const struct obj *o, struct slnf_config *
 	}
 }
 
-static void parse_chain(struct ctx *c, const struct obj *o, struct slnf_tenant_config *t)
+/* A steering node (role steer) forwards to instances and runs no chain;
+ * an NF instance needs one. */
+static void parse_chain(struct ctx *c, const struct obj *o, const struct slnf_config *cfg,
+			struct slnf_tenant_config *t)
 {
 	char path[PATH_LEN];
 	struct obj e;
 	json_t *a;
 	size_t n;
 
+	if (slnf_config_is_steer(cfg)) {
+		if (json_object_get(o->json, "chain"))
+			fail_at(c, o->path, "chain",
+				"a steering node (role steer) runs no chain: its instances do");
+		return;
+	}
 	require(c, o, "chain");
 	n = get_array(c, o, "chain", 1, SLNF_MAX_CHAIN, &a, path);
 	for (unsigned k = 0; k < n && get_element(c, a, path, k, NULL, &e); k++) {
@@ -1069,7 +1075,7 @@ static void parse_tenant(struct ctx *c, const struct obj *o, struct slnf_config 
 	}
 	parse_match(c, o, cfg, t);
 	parse_inside(c, o, cfg, t);
-	parse_chain(c, o, t);
+	parse_chain(c, o, cfg, t);
 	check_claims(c, o, cfg, i);
 }
 

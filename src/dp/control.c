@@ -17,6 +17,8 @@
 #include "dp/control.h"
 #include "dp/reload.h"
 #include "dp/stats.h"
+#include "dp/worker.h"
+#include "store/cache.h"
 
 static int write_all(int fd, const char *buf, size_t len)
 {
@@ -32,25 +34,123 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-static json_t *answer_for(struct slnf_control *c, const char *cmd)
+/* "ports": each port's name, MAC and addresses (slnf-orch learns the
+ * MACs a steering node sends an instance's traffic to). */
+static json_t *ports_answer(struct slnf_instance *inst)
 {
+	json_t *arr = json_array();
+	for (unsigned i = 0; i < inst->cfg.n_ports; i++) {
+		const struct slnf_port_config *pc = &inst->cfg.ports[i];
+		char mac[RTE_ETHER_ADDR_FMT_SIZE];
+		json_t *addrs = json_array();
+		rte_ether_format_addr(mac, sizeof(mac), &inst->macs[i]);
+		for (unsigned a = 0; a < pc->n_addrs; a++) {
+			char buf[24];
+			uint32_t ip = pc->addrs[a].addr;
+			snprintf(buf, sizeof(buf), "%u.%u.%u.%u/%u", ip >> 24, (ip >> 16) & 255,
+				 (ip >> 8) & 255, ip & 255, pc->addrs[a].len);
+			json_array_append_new(addrs, json_string(buf));
+		}
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "name", pc->name, "mac", mac,
+						     "addrs", addrs));
+	}
+	return json_pack("{s:s, s:o}", "role", inst->cfg.role, "ports", arr);
+}
+
+/* "epoch N": the steering epoch changed; every worker's instance cache
+ * drops what it filled before (store/cache.h). */
+static json_t *epoch_answer(struct slnf_instance *inst, const char *arg)
+{
+	char *end;
+	unsigned long long e = arg ? strtoull(arg, &end, 10) : 0;
+	if (!arg || !*arg || *end)
+		return json_pack("{s:s}", "error", "usage: epoch N (a non-negative integer)");
+	for (unsigned w = 0; w < inst->n_workers; w++)
+		if (inst->workers[w].cache)
+			slnf_cache_set_epoch(inst->workers[w].cache, e);
+	__atomic_store_n(&inst->epoch, e, __ATOMIC_RELAXED);
+	return json_pack("{s:I}", "epoch", (json_int_t)e);
+}
+
+static json_t *steer_only(const char *cmd)
+{
+	char msg[96];
+	snprintf(msg, sizeof(msg), "'%s' is a command of a steering node (role steer)", cmd);
+	return json_pack("{s:s}", "error", msg);
+}
+
+static json_t *answer_for(struct slnf_control *c, const char *cmd, const char *arg)
+{
+	struct slnf_instance *inst = c->inst;
 	if (strcmp(cmd, "stats") == 0)
-		return slnf_stats_json(c->inst);
+		return slnf_stats_json(inst);
 	if (strcmp(cmd, "reload") == 0)
-		return slnf_reload_command(c->inst);
+		return inst->steer ? json_pack("{s:s, s:s}", "reload", "refused", "error",
+					       "a steering node has no chains to reload")
+				   : slnf_reload_command(inst);
 	if (strcmp(cmd, "ping") == 0) /* a cheap liveness probe (slnf-orch) */
 		return json_pack("{s:s}", "ping", "ok");
-	return json_pack("{s:s}", "error", "unknown command (known: stats, reload, ping)");
+	if (strcmp(cmd, "ports") == 0)
+		return ports_answer(inst);
+	if (strcmp(cmd, "epoch") == 0)
+		return epoch_answer(inst, arg);
+	if (strcmp(cmd, "steer") == 0 || strcmp(cmd, "explain") == 0 ||
+	    strcmp(cmd, "steering") == 0) {
+		if (!inst->steer)
+			return steer_only(cmd);
+		if (cmd[1] == 'x')
+			return slnf_steer_explain(inst->steer, arg ? arg : "");
+		if (cmd[5] == 'i')
+			return slnf_steer_json(inst->steer);
+		return slnf_steer_push(inst->steer, arg ? arg : "", slnf_now_ms());
+	}
+	return json_pack("{s:s}", "error",
+			 "unknown command (known: stats, reload, ping, ports, epoch, steer, "
+			 "steering, explain)");
+}
+
+/* Read one request line of at most SLNF_CONTROL_LINE_MAX bytes: the
+ * command, then after a space its argument (a steering push is a JSON
+ * document on the same line). NULL on timeout, error or overlong line. */
+static char *read_line(int cfd)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		struct pollfd pfd = {.fd = cfd, .events = POLLIN};
+		if (poll(&pfd, 1, 1000) <= 0)
+			break;
+		if (len + 1 == cap) {
+			char *b = cap * 2 <= SLNF_CONTROL_LINE_MAX ? realloc(buf, cap * 2) : NULL;
+			if (!b)
+				break;
+			buf = b;
+			cap *= 2;
+		}
+		ssize_t n = read(cfd, buf + len, cap - 1 - len);
+		if (n <= 0 && !(n < 0 && errno == EINTR))
+			break;
+		if (n > 0)
+			len += (size_t)n;
+		buf[len] = 0;
+		if (memchr(buf, '\n', len) || (n == 0 && len))
+			return buf;
+	}
+	free(buf);
+	return NULL;
 }
 
 static void serve_one(struct slnf_control *c, int cfd)
 {
-	char cmd[64] = {0};
-	struct pollfd pfd = {.fd = cfd, .events = POLLIN};
-	if (poll(&pfd, 1, 1000) <= 0 || read(cfd, cmd, sizeof(cmd) - 1) <= 0)
+	char *line = read_line(cfd);
+	if (!line)
 		return;
-	cmd[strcspn(cmd, "\r\n")] = 0;
-	json_t *j = answer_for(c, cmd);
+	line[strcspn(line, "\r\n")] = 0;
+	char *arg = strchr(line, ' ');
+	if (arg)
+		*arg++ = 0;
+	json_t *j = answer_for(c, line, arg);
+	free(line);
 	char *out = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(j);
 	if (out) {

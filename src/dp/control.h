@@ -3,8 +3,10 @@
  * operator read a running instance's counters (`slnfd --stats`) and reload
  * its chains (`slnfd --reload`, dp/reload.h).
  *
- * Protocol: the client sends one command line ("stats\n", "reload\n" or
- * "ping\n", answered {"ping": "ok"});
+ * Protocol: the client sends one command line ("stats\n", "reload\n",
+ * "ping\n" answered {"ping": "ok"}, "ports\n", "epoch N\n", and on a
+ * steering node "steer JSON\n", "steering\n", "explain JSON\n": see
+ * docs/steering.md);
  * the server answers with one JSON document and closes. "reload" answers
  * {"reload": "ok", "generation": N, "rebuilt": K} or {"reload": "refused",
  * "error": "file: field: reason", "generation": N}. A plain thread serves
@@ -26,6 +28,10 @@ struct slnf_control {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int running;
 };
+
+/* The longest request line (a steering push with 64 tenants of 64
+ * instances fits). */
+#define SLNF_CONTROL_LINE_MAX (1u << 20)
 
 /* Bind the socket (creating its directory) and start serving. */
 int slnf_control_start(struct slnf_control *c, struct slnf_instance *inst, struct slnf_error *err);

@@ -34,6 +34,7 @@
 #include "dp/host.h"
 #include "dp/neigh.h"
 #include "dp/reload.h"
+#include "steer/steer.h"
 
 
 struct slnf_port_counters {
@@ -80,6 +81,7 @@ struct slnf_worker {
 	struct slnf_host_stats host;
 	uint64_t tenant_rx[SLNF_MAX_TENANTS];
 	uint64_t idle_sleeps;
+	uint64_t loops;      /* loop iterations (atomic): a quiescent point each */
 	uint64_t active_gen; /* oldest generation in flight (atomic, see above) */
 	struct slnf_cache *cache; /* the worker's instance cache, shared by its slots */
 	unsigned slot_head, n_slots; /* FIFO ring of slots in rx order */
@@ -99,6 +101,8 @@ struct slnf_instance {
 	uint64_t generation;                         /* chains' generation (atomic) */
 	struct slnf_reload reload;                   /* the control thread's */
 	struct slnf_classifier *classifier;
+	struct slnf_steer *steer;  /* role steer: the steering tables; NULL for role nf */
+	uint64_t epoch;            /* role nf: the steering epoch the caches were told */
 	struct slnf_worker *workers;
 	unsigned n_workers;
 	volatile bool stop;

@@ -105,10 +105,15 @@ static int setup(struct slnf_instance *inst, struct slnf_error *err)
 	inst->classifier = slnf_classifier_create(cfg);
 	if (!inst->classifier)
 		return slnf_errorf(err, ENOMEM, NULL, NULL, "out of memory for the classifier");
-	for (unsigned t = 0; t < cfg->n_tenants && !rc; t++)
+	for (unsigned t = 0; t < cfg->n_tenants && !rc && !slnf_config_is_steer(cfg); t++)
 		rc = slnf_chain_create(cfg, t, &inst->chains[t], err);
 	if (rc)
 		return rc;
+	if (slnf_config_is_steer(cfg)) {
+		static struct slnf_steer steer;
+		slnf_steer_init(&steer, cfg, slnf_workers_quiesce, inst);
+		inst->steer = &steer;
+	}
 	inst->n_workers = cfg->workers.count;
 	inst->workers = aligned_alloc(RTE_CACHE_LINE_SIZE,
 				      sizeof(struct slnf_worker) * inst->n_workers);
@@ -138,6 +143,8 @@ static void teardown(struct slnf_instance *inst)
 		slnf_cache_destroy(inst->workers[w].cache);
 	free(inst->workers);
 	slnf_classifier_destroy(inst->classifier);
+	if (inst->steer)
+		slnf_steer_fini(inst->steer);
 }
 
 static int run_workers(struct slnf_instance *inst)
@@ -190,8 +197,8 @@ static int run(struct slnf_instance *inst)
 	if (setup(inst, &err) != 0 || slnf_control_start(&ctl, inst, &err) != 0) {
 		status = fail(1, &err);
 	} else {
-		SLNF_INFO("slnfd", "ready: %u port(s), %u tenant(s), %u worker(s), control %s",
-			  cfg->n_ports, cfg->n_tenants, inst->n_workers, cfg->control_socket);
+		SLNF_INFO("slnfd", "ready: role %s, %u port(s), %u tenant(s), %u worker(s), control %s",
+			  cfg->role, cfg->n_ports, cfg->n_tenants, inst->n_workers, cfg->control_socket);
 		run_workers(inst);
 		SLNF_INFO("slnfd", "stopping");
 	}

@@ -152,11 +152,16 @@ json_t *slnf_stats_json(struct slnf_instance *inst)
 	for (unsigned w = 0; w < inst->n_workers; w++)
 		idle += inst->workers[w].idle_sleeps;
 	json_t *ports = ports_json(inst, drops);
-	return json_pack("{s:s, s:i, s:f, s:f, s:i, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	json_t *doc = json_pack("{s:s, s:i, s:f, s:f, s:i, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 			 "name", inst->cfg.name, "pid", (int)getpid(), "uptime_s",
 			 (double)(now - inst->start_ms) / 1000.0, "eal_init_ms", inst->eal_init_ms,
 			 "workers", (int)inst->n_workers, "idle_sleeps", (json_int_t)idle, "ports",
 			 ports, "drops", drops_json(drops), "host", host_json(inst), "tenants",
 			 tenants_json(inst), "neighbours", neigh_json(inst, now), "store",
 			 store_json(inst), "cache", cache_json(inst), "reload", slnf_reload_stats(inst));
+	json_object_set_new(doc, "role", json_string(inst->cfg.role));
+	json_object_set_new(doc, "epoch", json_integer((json_int_t)inst->epoch));
+	if (inst->steer)
+		json_object_set_new(doc, "steering", slnf_steer_json(inst->steer));
+	return doc;
 }

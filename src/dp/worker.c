@@ -171,6 +171,23 @@ static void output(struct slnf_worker *w, struct tx_batch *tx, struct slnf_pkt *
 	}
 }
 
+/* Role steer: send the packet to the instance the tenant's table picks,
+ * on the port it came in on, with the instance's MAC on that port. */
+static void steer_out(struct slnf_worker *w, struct tx_batch *tx, struct slnf_pkt *p)
+{
+	struct slnf_instance *inst = w->inst;
+	uint16_t port = p->in_port;
+	struct slnf_steer_target *x = slnf_steer_pick(inst->steer, p->tenant, port, &p->key);
+	if (!x || !x->has_mac[port]) {
+		drop(w, p->m, port, SLNF_DROP_STEER_NO_INSTANCE);
+		return;
+	}
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(p->m, struct rte_ether_hdr *);
+	rte_ether_addr_copy(&x->mac[port], &eth->dst_addr);
+	rte_ether_addr_copy(&inst->macs[port], &eth->src_addr);
+	tx_add(w, tx, port, port, p->m);
+}
+
 /* L2 acceptance: our MAC or broadcast; frames for others are not ours. */
 static bool l2_for_us(const struct slnf_worker *w, struct rte_mbuf *m, uint16_t port)
 {
@@ -379,6 +396,10 @@ static void handle_burst(struct slnf_worker *w, struct tx_batch *tx, uint16_t po
 		}
 		p->tenant = t;
 		w->tenant_rx[t]++;
+		if (inst->steer) {
+			steer_out(w, tx, p);
+			continue;
+		}
 		slot_add(&inst->cfg, s, p);
 	}
 	if (s->n_pkts)
@@ -449,6 +470,22 @@ static unsigned rx_ports(struct slnf_worker *w, struct tx_batch *tx, uint16_t bu
 	return total;
 }
 
+bool slnf_workers_quiesce(void *arg)
+{
+	struct slnf_instance *inst = arg;
+	uint64_t seen[SLNF_MAX_WORKERS];
+	for (unsigned i = 0; i < inst->n_workers; i++)
+		seen[i] = __atomic_load_n(&inst->workers[i].loops, __ATOMIC_ACQUIRE);
+	uint64_t deadline = slnf_now_ms() + 500; /* a loop iteration takes microseconds */
+	for (unsigned i = 0; i < inst->n_workers; i++)
+		while (__atomic_load_n(&inst->workers[i].loops, __ATOMIC_ACQUIRE) == seen[i]) {
+			if (inst->stop || slnf_now_ms() > deadline)
+				return inst->stop;
+			rte_delay_us_sleep(20);
+		}
+	return true;
+}
+
 int slnf_worker_main(void *arg)
 {
 	struct slnf_worker *w = arg;
@@ -477,6 +514,7 @@ int slnf_worker_main(void *arg)
 		}
 		tx_flush(w, tx);
 		publish_generation(w);
+		__atomic_store_n(&w->loops, w->loops + 1, __ATOMIC_RELEASE);
 		/* Slots waiting on the store are polled without sleeping. */
 		if (total || w->n_slots || inst->cfg.workers.busy_poll) {
 			sleep_us = 0;

@@ -11,4 +11,10 @@
 /* The loop; arg is a struct slnf_worker. Returns when inst->stop is set. */
 int slnf_worker_main(void *arg);
 
+/* Wait until every worker has finished the loop iteration it was in (each
+ * iteration ends at a quiescent point), at most timeout_ms. For replacing
+ * what workers read lock-free (the steering tables). True when they all
+ * have, or the instance is stopping. arg is the struct slnf_instance. */
+bool slnf_workers_quiesce(void *arg);
+
 #endif

@@ -312,7 +312,7 @@ static const struct bad_case bad_cases[] = {
 	{ "{ 'name': 'abcdefghij0123456789abcdefghij01' }", "name", "too long (at most 31" },
 	{ "{ 'name': 7 }", "name", "expected a string, got an integer" },
 	{ "{ 'nmae': 'x' }", "nmae", "unknown key (expected one of name, role" },
-	{ "{ 'role': 'steer' }", "role", "not implemented yet" },
+	{ "{ 'role': 'steer' }", "tenants[0].chain", "a steering node (role steer) runs no chain" },
 	{ "{ 'role': 'router' }", "role", "unknown role 'router' (expected one of nf, steer)" },
 	{ "{ 'mbufs': 511 }", "mbufs", "511 is out of range (expected 512..1048575)" },
 	{ "{ 'mbufs': 1048576 }", "mbufs", "out of range" },
