@@ -166,9 +166,15 @@ def test_lb_pins_held_across_reload(slnfd, store):
         assert all(g.startswith("backend-") for g in got), got
         counts = [got.count(f"backend-{i}") for i in range(len(WEIGHTS) + 1)]
         weights = WEIGHTS + (NEW_WEIGHT,)
-        for i, w in enumerate(weights):
-            want = FRESH * w / sum(weights)
-            assert want * 0.5 <= counts[i] <= want * 1.5, (counts, weights)
+        # Which backend a connection gets depends on its addresses, which
+        # differ from run to run, so the counts are a sample: every backend
+        # gets some (a weight-1 one misses all 60 with p < 1e-4) and the
+        # weight-2 ones together clearly more than the weight-1 ones (40
+        # against 20 expected, 5 standard deviations apart).
+        assert all(c > 0 for c in counts), (counts, weights)
+        heavy = sum(c for c, w in zip(counts, weights) if w == 2)
+        light = sum(c for c, w in zip(counts, weights) if w == 1)
+        assert heavy > light, (counts, weights)
 
         s = t.stats()
         assert s["reload"]["generation"] == 1
