@@ -79,3 +79,21 @@ def pytest_sessionfinish(session, exitstatus):
     else:
         sys.stderr.write(msg)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# ---- measured figures ---------------------------------------------------------
+# Tests that measure something a person should see (failover stall, detection
+# time, share of flows moved) record it with record_property("figure: ...",
+# value); the figures are listed at the end of the run. They are reported,
+# never asserted against a time.
+
+def pytest_terminal_summary(terminalreporter):
+    lines = []
+    for rep in terminalreporter.getreports("passed") + terminalreporter.getreports("failed"):
+        for key, value in getattr(rep, "user_properties", []):
+            if key.startswith("figure: "):
+                lines.append(f"{rep.nodeid.split('::')[-1]}: {key[8:]} = {value}")
+    if lines:
+        terminalreporter.section("measured figures")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -35,6 +35,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -56,7 +57,8 @@ def orch_path():
 
 
 class Fabric:
-    def __init__(self, slots=3, store=None, chain=None, capacity=262144, workers=1, orch=True):
+    def __init__(self, slots=3, store=None, chain=None, capacity=262144, workers=1, orch=True,
+                 instance_store=None):
         self.id = next(_seq)
         n = 20 + (os.getpid() * 7 + self.id) % 200
         self.net = n
@@ -72,6 +74,7 @@ class Fabric:
         self.chain = chain
         self.workers = workers
         self.with_orch = orch
+        self.instance_store = instance_store  # instances' store, if not the orchestrator's
         self.direct = {}  # instances started by the fabric itself (orch=False)
         self.namespaces, self.helpers = [], []
         self.tmp = self.steer = self.orch = self.orch_port = None
@@ -227,9 +230,19 @@ class Fabric:
         return read_log(self.tmp / "steer.log")
 
     def control(self, sock, cmd, timeout=5):
-        """One control-socket command (dp/control.h); the parsed answer."""
-        r = run([PYTHON, "-c", _CONTROL_CLIENT, str(sock), cmd], timeout=timeout + 5)
-        return json.loads(r.stdout)
+        """One control-socket command (dp/control.h); the parsed answer.
+        Unix sockets are files: no need to enter the namespace."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(str(sock))
+            s.sendall(cmd.encode() + b"\n")
+            out = b""
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                out += d
+        return json.loads(out)
 
     def steering(self):
         return self.control(self.tmp / "steer.sock", "steering")
@@ -256,7 +269,8 @@ class Fabric:
                 "auth": {"tokens_file": str(self.tmp / "tokens")},
                 "store": self.store, "slnfd": slnfd_path(), "run_dir": str(self.tmp / "run"),
                 "health": {"interval_ms": 20, "detection_ms": 100},
-                "steering": {"sockets": [str(self.tmp / "steer.sock")]}}
+                "steering": {"sockets": [str(self.tmp / "steer.sock")]},
+                **({"instances": {"store": self.instance_store}} if self.instance_store else {})}
 
     def start_orch(self, timeout=20):
         (self.tmp / "tokens").write_text(TOKEN + "\n")
@@ -440,31 +454,16 @@ class Fabric:
         return report
 
     def start_senders(self, conns=50, nbytes=1 << 20, seconds=8, port=5001, churn_per_s=0,
-                      churn_until=None, timeout=90):
+                      churn_until=None, timeout=90, ports_file=None):
         cmd = [PYTHON, str(HERE / "transfers.py"), "send", "--dst", self.server_ip, "--port",
                str(port), "--conns", str(conns), "--bytes", str(nbytes), "--seconds",
                str(seconds), "--timeout", str(timeout)]
         if churn_per_s:
             cmd += ["--churn-per-s", str(churn_per_s), "--churn-until-file", str(churn_until)]
+        if ports_file:
+            cmd += ["--ports-file", str(ports_file)]
         return self.spawn(self.ns_client, cmd, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE)
-
-
-# One control-socket request, run with Debian's python (dp/control.h).
-_CONTROL_CLIENT = r"""
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(5)
-s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode() + b"\n")
-out = b""
-while True:
-    d = s.recv(65536)
-    if not d:
-        break
-    out += d
-sys.stdout.write(out.decode())
-"""
 
 
 def wait_senders(p, timeout=120):
@@ -483,3 +482,48 @@ def wait_senders(p, timeout=120):
 
 def received(report):
     return [json.loads(line) for line in Path(report).read_text().splitlines() if line]
+
+
+# ---- checks shared by the failover and scaling tests -------------------------
+
+def steered_packets(f):
+    """Packets the steering node sent to each instance of the tenant."""
+    t = next(t for t in f.steering()["tenants"] if t["name"] == TENANT)
+    return {i["name"]: i["packets"] for i in t["instances"]}
+
+
+def busiest_instance(f, window=1.0):
+    """The instance the steering node sent the most packets to in the last
+    `window` seconds, and that count."""
+    a = steered_packets(f)
+    time.sleep(window)
+    b = steered_packets(f)
+    rates = {n: b[n] - a.get(n, 0) for n in b}
+    name = max(rates, key=rates.get)
+    return name, rates[name]
+
+
+def assert_transfers_intact(res, report, expect_long):
+    """Every connection the senders opened completed, with the receiver's
+    digest matching, and the receiver saw no error (no reset, no wrong byte).
+    Returns the longest stall the receiver saw on a connection."""
+    failed = [c for c in res["conns"] if not c["ok"]]
+    assert not failed, f"{len(failed)} of {len(res['conns'])} failed: {failed[:5]}"
+    longs = [c for c in res["conns"] if c["kind"] == "long"]
+    assert len(longs) == expect_long
+    recs = received(report)
+    bad = [r for r in recs if not r["ok"]]
+    assert not bad, bad[:5]
+    assert len(recs) == len(res["conns"]), (len(recs), len(res["conns"]))
+    return max(r["max_gap_s"] for r in recs)
+
+
+def wait_until(what, fn, timeout=20, interval=0.01):
+    """Poll fn until it returns a true value; (value, seconds waited)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        v = fn()
+        if v:
+            return v, time.monotonic() - start
+        time.sleep(interval)
+    raise CommandError(f"{what}: not within {timeout}s")

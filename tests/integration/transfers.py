@@ -20,7 +20,9 @@ arrives and records the longest gap between two arrivals (the stall). When
 it has all B bytes it answers "OK" plus a SHA-256 of what it got; the
 sender compares it with its own. Both ends print one JSON object per
 connection (the server into --report, appending a line as each ends; the
-sender a summary on stdout): id, ok, error, bytes, max_gap_s.
+sender a summary on stdout): id, ok, error, bytes, max_gap_s. With
+--ports-file the sender also writes the long connections' source ports
+there as soon as they are open.
 
 Everything is bounded: the sender gives up on a connection after
 --timeout seconds and reports it as failed.
@@ -29,6 +31,7 @@ Everything is bounded: the sender gives up on a connection after
 import argparse
 import hashlib
 import json
+import os
 import selectors
 import socket
 import struct
@@ -169,6 +172,10 @@ def send(args):
 
     for _ in range(args.conns):
         open_conn(args.bytes, args.seconds, "long")
+    if args.ports_file:  # the long connections' source ports, for the test
+        with open(args.ports_file + ".tmp", "w") as f:
+            json.dump([c.rec.get("sport") for c in conns], f)
+        os.replace(args.ports_file + ".tmp", args.ports_file)
     churn_next = time.monotonic()
     while time.monotonic() < deadline:
         now = time.monotonic()
@@ -250,6 +257,7 @@ def main():
     c.add_argument("--churn-per-s", type=float, default=0)
     c.add_argument("--churn-bytes", type=int, default=32768)
     c.add_argument("--churn-until-file", default="")
+    c.add_argument("--ports-file", default="")
     args = ap.parse_args()
     if args.cmd == "serve":
         serve(args)
