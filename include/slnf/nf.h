@@ -79,6 +79,10 @@ struct slnf_nf_type {
 	bool retry_conflicts;
 	/* Add this NF's counters to obj (may be NULL). */
 	void (*stats)(void *ctx, json_t *obj);
+	/* Optional: one of this NF's store records as a listing entry (what
+	 * `slnfctl flows` prints: proto, src, sport, dst, dport, state, ...),
+	 * or NULL to leave the record out. Slow path. */
+	json_t *(*describe)(const struct slnf_store_record *r);
 };
 
 void slnf_nf_register(const struct slnf_nf_type *t);

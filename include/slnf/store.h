@@ -101,6 +101,18 @@ struct slnf_store_stats {
 
 struct slnf_store;
 
+/* A record visited by slnf_store_scan; valid during the callback only. */
+struct slnf_store_record {
+	const struct slnf_store_key *key;
+	const uint8_t *val;
+	uint16_t val_len;
+	uint64_t version;
+	int64_t ttl_left_ms; /* -1: no expiry */
+};
+
+/* The scan callback: false stops the scan. */
+typedef bool (*slnf_store_scan_fn)(const struct slnf_store_record *r, void *arg);
+
 /* A batch in flight. Owned by the caller; opaque fields are the backend's. */
 struct slnf_store_batch {
 	struct slnf_store_op *ops;
@@ -119,6 +131,10 @@ struct slnf_store_backend {
 	/* Make progress; set b->done when every op has its status. */
 	int (*poll)(struct slnf_store *s, struct slnf_store_batch *b);
 	void (*stats)(struct slnf_store *s, struct slnf_store_stats *out);
+	/* Optional: visit every live record of (tenant, nf), for listings such
+	 * as `slnfctl flows`; slow path, never on the data path. */
+	int (*scan)(struct slnf_store *s, uint32_t tenant, uint16_t nf, slnf_store_scan_fn fn,
+		    void *arg);
 };
 
 /* Every backend's handle starts with this. */
@@ -149,6 +165,12 @@ int slnf_store_poll(struct slnf_store *s, struct slnf_store_batch *b);
 int slnf_store_exec(struct slnf_store *s, struct slnf_store_op *ops, unsigned n);
 
 void slnf_store_stats(struct slnf_store *s, struct slnf_store_stats *out);
+/* Visit the live records of (tenant, nf) until fn returns false. 0, or
+ * -EOPNOTSUPP when the backend cannot list (redis, redis-cluster), or the
+ * backend's error. Takes each shm bucket's lock briefly: for operators'
+ * listings, not for the data path. */
+int slnf_store_scan(struct slnf_store *s, uint32_t tenant, uint16_t nf, slnf_store_scan_fn fn,
+		    void *arg);
 
 /* Helpers to fill an op. */
 void slnf_store_op_init(struct slnf_store_op *op, enum slnf_store_opcode opcode,

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "dp/control.h"
 #include "dp/reload.h"
+#include "dp/flows.h"
 #include "dp/stats.h"
 #include "dp/worker.h"
 #include "store/cache.h"
@@ -94,6 +95,8 @@ static json_t *answer_for(struct slnf_control *c, const char *cmd, const char *a
 		return ports_answer(inst);
 	if (strcmp(cmd, "epoch") == 0)
 		return epoch_answer(inst, arg);
+	if (strcmp(cmd, "flows") == 0)
+		return slnf_flows_json(inst);
 	if (strcmp(cmd, "steer") == 0 || strcmp(cmd, "explain") == 0 ||
 	    strcmp(cmd, "steering") == 0) {
 		if (!inst->steer)
@@ -105,8 +108,8 @@ static json_t *answer_for(struct slnf_control *c, const char *cmd, const char *a
 		return slnf_steer_push(inst->steer, arg ? arg : "", slnf_now_ms());
 	}
 	return json_pack("{s:s}", "error",
-			 "unknown command (known: stats, reload, ping, ports, epoch, steer, "
-			 "steering, explain)");
+			 "unknown command (known: stats, reload, ping, ports, epoch, flows, "
+			 "steer, steering, explain)");
 }
 
 /* Read one request line of at most SLNF_CONTROL_LINE_MAX bytes: the

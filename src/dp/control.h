@@ -4,7 +4,8 @@
  * its chains (`slnfd --reload`, dp/reload.h).
  *
  * Protocol: the client sends one command line ("stats\n", "reload\n",
- * "ping\n" answered {"ping": "ok"}, "ports\n", "epoch N\n", and on a
+ * "ping\n" answered {"ping": "ok"}, "ports\n", "epoch N\n", "flows\n"
+ * (dp/flows.h), and on a
  * steering node "steer JSON\n", "steering\n", "explain JSON\n": see
  * docs/steering.md);
  * the server answers with one JSON document and closes. "reload" answers

@@ -725,6 +725,37 @@ static void fw_stats(void *ctx, json_t *obj)
 	slnf_counter_report(obj, "store_errors", &f->cnt.store_errors);
 }
 
+/* A tracked connection as `slnfctl flows` lists it: the originator's
+ * direction, the state, the seconds left. */
+static json_t *fw_describe(const struct slnf_store_record *r)
+{
+	const uint8_t *d = r->key->data;
+	struct slnf_ct c;
+	if (r->key->len != FW_KEY_LEN || slnf_ct_decode(&c, r->val, r->val_len))
+		return NULL;
+	char ip[2][16];
+	uint16_t port[2];
+	for (unsigned e = 0; e < 2; e++) {
+		snprintf(ip[e], sizeof(ip[e]), "%u.%u.%u.%u", d[4 * e], d[4 * e + 1], d[4 * e + 2],
+			 d[4 * e + 3]);
+		port[e] = (uint16_t)(d[8 + 2 * e] << 8 | d[9 + 2 * e]);
+	}
+	unsigned o = c.flags & SLNF_CT_F_ORIG_LO ? 0 : 1;
+	static const char *const protos[256] = {[1] = "icmp", [6] = "tcp", [17] = "udp"};
+	json_t *j = json_pack("{s:s, s:i, s:s, s:i, s:s, s:I}", "src", ip[o], "sport",
+			      (int)port[o], "dst", ip[1 - o], "dport", (int)port[1 - o], "state",
+			      slnf_ct_state_name(c.state), "version", (json_int_t)r->version);
+	if (protos[d[12]])
+		json_object_set_new(j, "proto", json_string(protos[d[12]]));
+	else
+		json_object_set_new(j, "proto", json_integer(d[12]));
+	uint64_t now = now_ms();
+	json_object_set_new(j, "ttl_s",
+			    json_integer(c.expires_ms > now ? (json_int_t)((c.expires_ms - now) / 1000)
+							    : 0));
+	return j;
+}
+
 static const struct slnf_nf_type firewall_nf = {
 	.name = "firewall",
 	.id = FW_NF_ID,
@@ -735,6 +766,7 @@ static const struct slnf_nf_type firewall_nf = {
 	.process = fw_process,
 	.retry_conflicts = true, /* it only decides: a lost race is re-run */
 	.stats = fw_stats,
+	.describe = fw_describe,
 };
 
 SLNF_NF_REGISTER(firewall_nf)

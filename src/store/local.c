@@ -325,6 +325,32 @@ static int local_open(const struct slnf_store_config *cfg, struct slnf_store **o
 	return 0;
 }
 
+/* Visit the live records of (tenant, nf) under the store's lock. */
+static int local_scan(struct slnf_store *s, uint32_t tenant, uint16_t nf, slnf_store_scan_fn fn,
+		      void *arg)
+{
+	struct local_store *ls = local_of(s);
+	const void *k;
+	void *data;
+	uint32_t next = 0;
+	int32_t pos;
+	rte_spinlock_lock(&ls->lock);
+	uint64_t now = local_now_ms(ls);
+	while ((pos = rte_hash_iterate(ls->hash, &k, &data, &next)) >= 0) {
+		const struct slnf_store_key *key = k;
+		const struct local_record *r = &ls->recs[pos];
+		if (key->tenant != tenant || key->nf != nf || !rec_live(r, now))
+			continue;
+		struct slnf_store_record out = {
+			.key = key, .val = r->val, .val_len = r->val_len, .version = r->version,
+			.ttl_left_ms = r->expiry_ms ? (int64_t)(r->expiry_ms - now) : -1};
+		if (!fn(&out, arg))
+			break;
+	}
+	rte_spinlock_unlock(&ls->lock);
+	return 0;
+}
+
 static const struct slnf_store_backend local_backend = {
 	.name = "local",
 	.open = local_open,
@@ -332,6 +358,7 @@ static const struct slnf_store_backend local_backend = {
 	.submit = local_submit,
 	.poll = local_poll,
 	.stats = local_stats,
+	.scan = local_scan,
 };
 
 SLNF_STORE_BACKEND_REGISTER(local_backend)

@@ -1040,6 +1040,39 @@ static void shm_stats(struct slnf_store *s, struct slnf_store_stats *out)
 	out->full = atomic_load(&h->full);
 }
 
+/* Visit the live records of (tenant, nf), one bucket at a time under its
+ * lock, so each record is seen whole. Records moved by concurrent writers
+ * between buckets may be missed or seen twice: a listing, not a snapshot. */
+static int shm_scan(struct slnf_store *s, uint32_t tenant, uint16_t nf, slnf_store_scan_fn fn,
+		    void *arg)
+{
+	struct shm_store *ss = shm_of(s);
+	uint64_t now = now_ms();
+	for (uint32_t b = 0; b < ss->n_buckets; b++) {
+		int rc = bucket_lock(ss, b);
+		if (rc < 0)
+			return rc;
+		struct shm_bstate st;
+		bool go = true;
+		bucket_state(ss, b, &st);
+		for (unsigned e = 0; e < SHM_ENTRIES && go; e++) {
+			unsigned nib = map_nib(st.map, e);
+			struct shm_rec r;
+			if (!nib || nib > SHM_SLOTS || rec_load(ss, b, nib - 1, NULL, &r) ||
+			    r.key.tenant != tenant || r.key.nf != nf || rec_expired(&r, now))
+				continue;
+			struct slnf_store_record out = {
+				.key = &r.key, .val = r.val, .val_len = r.vlen, .version = r.version,
+				.ttl_left_ms = r.expiry ? (int64_t)(r.expiry - now) : -1};
+			go = fn(&out, arg);
+		}
+		bucket_unlock(ss, b);
+		if (!go)
+			break;
+	}
+	return 0;
+}
+
 /* ---- open, create, close ---- */
 
 struct shm_geometry {
@@ -1393,6 +1426,7 @@ static const struct slnf_store_backend shm_backend = {
 	.submit = shm_submit,
 	.poll = shm_poll,
 	.stats = shm_stats,
+	.scan = shm_scan,
 };
 
 SLNF_STORE_BACKEND_REGISTER(shm_backend)

@@ -161,6 +161,14 @@ void slnf_store_stats(struct slnf_store *s, struct slnf_store_stats *out)
 		s->backend->stats(s, out);
 }
 
+int slnf_store_scan(struct slnf_store *s, uint32_t tenant, uint16_t nf, slnf_store_scan_fn fn,
+		    void *arg)
+{
+	if (!s || !s->backend->scan)
+		return -EOPNOTSUPP;
+	return s->backend->scan(s, tenant, nf, fn, arg);
+}
+
 void slnf_store_op_init(struct slnf_store_op *op, enum slnf_store_opcode opcode,
 			const struct slnf_store_key *key)
 {

@@ -7,6 +7,7 @@ a failure here is the steering node's, not slnf-orch's.
   real TCP transfers through two instances (firewall + nat + router, state
   in shm), both of which get flows;
 - `explain` names the instance that really receives a flow;
+- `flows` on either instance lists the same connections (from the store);
 - a push replaces the table atomically while transfers run: kill one
   instance, push a table without it, and every transfer completes with
   correct data (its flows find their state in the store);
@@ -56,6 +57,17 @@ def test_steering_carries_tcp_over_two_instances_and_explain_agrees():
         assert sum(r["ok"] for r in received(report)) == 20
         per = {n: tenant_rx(f.instance_stats(n)) for n in ("i1", "i2")}
         assert all(v > 0 for v in per.values()), per
+
+        # the flows are in the store: both instances list the same 20
+        # connections to the receiver, whichever carried them
+        lists = {}
+        for n in ("i1", "i2"):
+            got = f.control(f.sock(n), "flows")
+            lists[n] = sorted((x["src"], x["sport"], x["state"]) for x in got["flows"]
+                              if x["proto"] == "tcp" and x["dport"] == 5001)
+            assert all(x["tenant"] == "t1" and x["nf"] == "firewall" for x in got["flows"])
+        assert len(lists["i1"]) == 20 and lists["i1"] == lists["i2"], lists
+        assert all(src == f.client_ip for src, _, _ in lists["i1"])
 
         for sport in range(41000, 41008):
             q = {"tenant": "t1", "port": "lan", "proto": "udp", "src": f.client_ip,

@@ -15,6 +15,7 @@ struct slnf_conformance {
 	struct slnf_store_config config; /* backend name and its settings */
 	bool has_capacity;   /* refuses writes with -ENOSPC when full */
 	bool counts_expired; /* reclaims expired records itself and counts them */
+	bool can_scan;       /* lists records (slnf_store_scan); else -EOPNOTSUPP */
 	/* Called before every open with the config about to be used (e.g. to
 	 * give each store a fresh shm name or flush a Redis database). */
 	void (*before_open)(struct slnf_store_config *cfg);

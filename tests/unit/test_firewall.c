@@ -304,6 +304,48 @@ static void test_udp(void **state)
 	fx_free(f);
 }
 
+static bool collect(const struct slnf_store_record *r, void *arg)
+{
+	json_t *j = slnf_nf_find("firewall")->describe(r);
+	if (j)
+		json_array_append_new(arg, j);
+	return true;
+}
+
+/* `slnfctl flows`: a tracked connection is listed from the originator's
+ * side, whichever endpoint the key puts first, with its state. */
+static void test_describe_lists_connections(void **state)
+{
+	struct fx *f = fx_new(NULL);
+	json_t *flows = json_array();
+
+	handshake(f);
+	assert_int_equal(udp(f, S_IP, C_IP, 53, 4000), DROP); /* not tracked */
+	assert_int_equal(udp(f, C_IP, S_IP, 4000, 53), FWD);
+	assert_int_equal(slnf_store_scan(f->store, TENANT_ID, 3, collect, flows), 0);
+	assert_int_equal(json_array_size(flows), 2);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *j = json_array_get(flows, i);
+		const char *proto = json_string_value(json_object_get(j, "proto"));
+		assert_string_equal(json_string_value(json_object_get(j, "src")), C_IP);
+		assert_string_equal(json_string_value(json_object_get(j, "dst")), S_IP);
+		if (!strcmp(proto, "tcp")) {
+			assert_int_equal(json_integer_value(json_object_get(j, "sport")), 1000);
+			assert_int_equal(json_integer_value(json_object_get(j, "dport")), 80);
+			assert_string_equal(json_string_value(json_object_get(j, "state")),
+					    "established");
+		} else {
+			assert_string_equal(proto, "udp");
+			assert_int_equal(json_integer_value(json_object_get(j, "dport")), 53);
+			assert_string_equal(json_string_value(json_object_get(j, "state")),
+					    "unreplied");
+		}
+		assert_true(json_integer_value(json_object_get(j, "ttl_s")) > 0);
+	}
+	json_decref(flows);
+	fx_free(f);
+}
+
 static struct rte_mbuf *icmp_mbuf(const char *src, const char *dst, uint8_t type, uint16_t id)
 {
 	struct rte_mbuf *m = slnf_test_ipv4(IPPROTO_ICMP, slnf_test_ip(src), slnf_test_ip(dst),
@@ -426,6 +468,7 @@ int main(void)
 		cmocka_unit_test(test_simultaneous_open),
 		cmocka_unit_test(test_new_denied_and_non_syn_invalid),
 		cmocka_unit_test(test_udp),
+		cmocka_unit_test(test_describe_lists_connections),
 		cmocka_unit_test(test_icmp),
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_second_instance_continues),

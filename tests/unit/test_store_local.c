@@ -10,6 +10,7 @@ int main(void)
 		.config = {.backend = "local"},
 		.has_capacity = true,
 		.counts_expired = true,
+		.can_scan = true,
 	};
 	return slnf_conformance_run(&c);
 }

@@ -454,6 +454,7 @@ int main(void)
 		.config = {.backend = "shm"},
 		.has_capacity = true,
 		.counts_expired = true,
+		.can_scan = true,
 		.before_open = before_open,
 	};
 	int failed = slnf_conformance_run(&c);
