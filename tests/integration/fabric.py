@@ -316,7 +316,7 @@ class Fabric:
         return status, doc
 
     def slnfctl(self, *args, timeout=30):
-        ctl = Path(slnfd_path()).parent / "src/cli/slnfctl"
+        ctl = Path(slnfd_path()).parent / "slnfctl"
         return run([str(ctl), "-s", f"http://127.0.0.1:{self.orch_port}", "-t", TOKEN,
                     *args], ns=self.ns_gw, check=False, timeout=timeout)
 
