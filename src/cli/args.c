@@ -202,7 +202,7 @@ int cli_parse_args(int argc, char *const argv[], const char *env_url, const char
 		return fail(err, errlen, "give a token with -t or --token-file, not both");
 	if (!o->server)
 		o->server = env_url && *env_url ? env_url : CLI_DEFAULT_URL;
-	if (!token_given && env_token && *env_token)
+	if (!token_given && !o->token_file && env_token && *env_token)
 		o->token = env_token;
 	if (npos == 0) {
 		if (o->help)

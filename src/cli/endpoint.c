@@ -108,6 +108,8 @@ static int path_with(struct cli_request *rq, char *err, size_t errlen, const cha
 	char esc[CLI_PATH_MAX / 2];
 	int w;
 
+	if (!*name)
+		return fail(err, errlen, "empty name");
 	if (cli_url_escape(name, esc, sizeof(esc)))
 		return fail(err, errlen, "name too long: '%.40s...'", name);
 	w = snprintf(rq->path, sizeof(rq->path), "%s/%s%s", prefix, esc, suffix);

@@ -82,6 +82,8 @@ int cli_flow_line(const json_t *flow, char **out)
 		*out = NULL;
 		return -ENOMEM;
 	}
+	while (len && (*out)[len - 1] == ' ') /* a flow with nothing after its state */
+		(*out)[--len] = '\0';
 	return 0;
 }
 
