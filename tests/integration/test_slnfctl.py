@@ -366,7 +366,7 @@ def test_slnfctl_usage_errors(ctl, orch):
                       (["--frob", "pools"], "unknown option '--frob'")):
         code, out, err = run(ctl, *args, server=orch.url)
         assert code == 2 and out == "", (args, out)
-        assert err.startswith(f"slnfctl: ") and msg in err, (args, err)
+        assert err.startswith("slnfctl: ") and msg in err, (args, err)
     code, out, err = run(ctl, "-h", token=None)
     assert code == 0 and out.startswith("usage: slnfctl") and "explain TENANT" in out, out
 
