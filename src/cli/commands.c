@@ -94,6 +94,11 @@ static int api_error(struct run *r, long status, json_t *ans, const char *raw)
 	else
 		fprintf(r->err, "slnfctl: %ld: %.*s\n", status, raw ? (int)strcspn(raw, "\r\n") : 0,
 			raw ? raw : "");
+	if (status == 404 && msg && !strncmp(msg, "no such resource", 16))
+		if (r->o->cmd == CLI_CMD_FLOWS || r->o->cmd == CLI_CMD_EXPLAIN ||
+		    r->o->cmd == CLI_CMD_SCALE || r->o->cmd == CLI_CMD_DRAIN)
+			fprintf(r->err, "slnfctl: this slnf-orch does not serve '%s' yet\n",
+				r->o->cmd_name);
 	if (status == 401 && !r->token)
 		fprintf(r->err, "slnfctl: no API token given: use -t TOKEN, --token-file FILE "
 				"or SLNF_TOKEN\n");
@@ -176,8 +181,9 @@ static int print_accepted(struct run *r, json_t *ans)
 	bool table = json_is_array(ans) || json_is_array(list);
 
 	if (r->o->cmd == CLI_CMD_SCALE) {
-		fprintf(r->out, "pool %s: scaling to %s instance%s\n", r->o->args[0], r->o->args[1],
-			strcmp(r->o->args[1], "1") ? "s" : "");
+		unsigned long n = strtoul(r->o->args[1], NULL, 10); /* checked by endpoint.c */
+		fprintf(r->out, "pool %s: scaling to %lu instance%s\n", r->o->args[0], n,
+			n == 1 ? "" : "s");
 	} else {
 		fprintf(r->out, "instance %s: draining\n", r->o->args[0]);
 		table = table || json_is_object(json_object_get(ans, "status"));
