@@ -125,10 +125,17 @@ static int print_flows(struct run *r, json_t *ans)
 		json_array_size(flows) == 1 ? "" : "s");
 	json_object_foreach(insts, name, v)
 	{
-		if (cli_kv_line(v, &line))
-			continue;
-		fprintf(r->err, "slnfctl: instance %s:%s\n", name, line);
-		free(line);
+		if (json_is_string(v)) { /* "ok", "error: ..." */
+			char text[CLI_CELL_MAX * 2];
+			cli_fmt_value(v, text, sizeof(text));
+			for (char *p = text; *p; p++)
+				if ((unsigned char)*p < ' ' || *p == 0x7f)
+					*p = ' ';
+			fprintf(r->err, "slnfctl: instance %s: %s\n", name, text);
+		} else if (!cli_kv_line(v, &line)) {
+			fprintf(r->err, "slnfctl: instance %s:%s\n", name, line);
+			free(line);
+		}
 	}
 	return 0;
 }
@@ -179,6 +186,8 @@ static int print_accepted(struct run *r, json_t *ans)
 {
 	json_t *list = json_object_get(ans, "instances");
 	bool table = json_is_array(ans) || json_is_array(list);
+	struct cli_table t;
+	int rc;
 
 	if (r->o->cmd == CLI_CMD_SCALE) {
 		unsigned long n = strtoul(r->o->args[1], NULL, 10); /* checked by endpoint.c */
@@ -191,7 +200,14 @@ static int print_accepted(struct run *r, json_t *ans)
 	if (!table)
 		return 0;
 	fputc('\n', r->out);
-	return print_table(r, cli_view_instances, ans);
+	if (r->o->cmd == CLI_CMD_DRAIN)
+		return print_table(r, cli_view_instances, ans);
+	rc = cli_view_scaled(ans, r->o->args[0], &t);
+	if (!rc) {
+		rc = cli_table_print(&t, r->out);
+		cli_table_free(&t);
+	}
+	return rc;
 }
 
 static int print_view(struct run *r, json_t *ans)

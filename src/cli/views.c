@@ -121,22 +121,23 @@ int cli_view_chains(json_t *ans, struct cli_table *t)
 
 static int pool_row(json_t *e, struct cli_table *t)
 {
-	char name[CLI_CELL_MAX], tenant[CLI_CELL_MAX], min[32], max[32];
-	const char *c[] = {name, tenant, min, max};
+	char name[CLI_CELL_MAX], tenant[CLI_CELL_MAX], min[32], max[32], count[32];
+	const char *c[] = {name, tenant, min, max, count};
 
 	cell(e, "name", name, sizeof(name));
 	cell(e, "tenant", tenant, sizeof(tenant));
 	cell(e, "min", min, sizeof(min));
 	cell(e, "max", max, sizeof(max));
+	cli_fmt_int_member(json_object_get(e, "status"), "count", count, sizeof(count));
 	return cli_table_add(t, c);
 }
 
 int cli_view_pools(json_t *ans, struct cli_table *t)
 {
-	static const char *const h[] = {"NAME", "TENANT", "MIN", "MAX"};
-	static const enum cli_align a[] = {CLI_LEFT, CLI_LEFT, CLI_RIGHT, CLI_RIGHT};
+	static const char *const h[] = {"NAME", "TENANT", "MIN", "MAX", "INSTANCES"};
+	static const enum cli_align a[] = {CLI_LEFT, CLI_LEFT, CLI_RIGHT, CLI_RIGHT, CLI_RIGHT};
 
-	return rows(ans, "pools", t, 4, h, a, pool_row);
+	return rows(ans, "pools", t, 5, h, a, pool_row);
 }
 
 static int instance_row(json_t *e, struct cli_table *t)
@@ -155,7 +156,7 @@ static int instance_row(json_t *e, struct cli_table *t)
 	st = json_object_get(e, "status");
 	cell(e, "name", name, sizeof(name));
 	cell(e, "pool", pool, sizeof(pool));
-	cell(st, "state", state, sizeof(state));
+	cell(st ? st : e, "state", state, sizeof(state)); /* scale: {"name", "state"} */
 	cli_fmt_int_member(st, "pid", pid, sizeof(pid));
 	if (!strcmp(pid, "0"))
 		snprintf(pid, sizeof(pid), "-");
@@ -202,6 +203,33 @@ static int add_fields(struct cli_table *t, const char *prefix, json_t *o)
 			return rc;
 	}
 	return 0;
+}
+
+int cli_view_scaled(json_t *ans, const char *pool, struct cli_table *t)
+{
+	json_t *list = cli_view_list(ans, "instances"), *copy = json_array(), *e;
+	const char *p = json_string_value(json_object_get(ans, "pool"));
+	size_t i;
+	int rc = list && copy ? 0 : -ENOMEM;
+
+	json_array_foreach(list, i, e)
+	{
+		json_t *c = json_is_string(e) ? json_pack("{s:O}", "name", e) : json_copy(e);
+
+		if (rc || !c ||
+		    (json_is_object(c) && !json_object_get(c, "pool") &&
+		     json_object_set_new(c, "pool", json_string(p ? p : pool)))) {
+			json_decref(c);
+			rc = -ENOMEM;
+			continue;
+		}
+		json_array_append_new(copy, c);
+	}
+	if (!rc)
+		rc = cli_view_instances(copy, t);
+	json_decref(list);
+	json_decref(copy);
+	return rc;
 }
 
 int cli_view_fields(json_t *ans, struct cli_table *t)

@@ -21,10 +21,14 @@
 int cli_view_tenants(json_t *ans, struct cli_table *t);
 /* TENANT ID INSIDE CHAIN, the chain as "a -> b -> c" */
 int cli_view_chains(json_t *ans, struct cli_table *t);
-/* NAME TENANT MIN MAX */
+/* NAME TENANT MIN MAX INSTANCES (status.count: the instances not draining) */
 int cli_view_pools(json_t *ans, struct cli_table *t);
 /* NAME POOL STATE PID HEARTBEAT-AGE REASON */
 int cli_view_instances(json_t *ans, struct cli_table *t);
+/* The instances of a scale answer ({"pool": P, "instances": [{"name",
+ * "state"}, ...]}) as cli_view_instances shows them, each with the pool
+ * (P, else pool) */
+int cli_view_scaled(json_t *ans, const char *pool, struct cli_table *t);
 /* FIELD VALUE, nested objects flattened with '.' (GET /v1/stats) */
 int cli_view_fields(json_t *ans, struct cli_table *t);
 /* An instance's stats: PORT TYPE RX-PACKETS RX-BYTES TX-PACKETS TX-BYTES

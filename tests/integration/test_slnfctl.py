@@ -234,7 +234,11 @@ def test_slnfctl_tables(ctl, orch, deployed):
 
     code, out, err = run(ctl, "pools", server=orch.url)
     assert code == 0, err
-    assert table(out) == (["NAME", "TENANT", "MIN", "MAX"], [["p1", "t1", "1", "8"]]), out
+    head, rows = table(out)
+    assert head == ["NAME", "TENANT", "MIN", "MAX", "INSTANCES"], out
+    # INSTANCES: the pool's status.count, from an orchestrator that gives it
+    count = orch.call("GET", "/v1/pools/p1")[1].get("status", {}).get("count", "-")
+    assert rows == [["p1", "t1", "1", "8", str(count)]], out
 
     code, out, err = run(ctl, "instances", server=orch.url)
     assert code == 0, err
@@ -457,6 +461,10 @@ def test_slnfctl_scale(ctl, orch, deployed):
         pytest.skip(f"slnf-orch has no /v1/pools/POOL/scale yet: {err.strip()}")
     assert code == 0, (out, err)
     assert out.startswith(f"pool {pool}: scaling to 1 instance\n"), out
+    if "\n\n" in out:  # the instances of the answer, with their pool
+        head, rows = table(out.split("\n\n", 1)[1])
+        assert head[:3] == ["NAME", "POOL", "STATE"] and rows, out
+        assert all(r[1] == pool for r in rows), out
     # the scaled instances are the pool's
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

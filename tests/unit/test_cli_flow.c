@@ -130,6 +130,30 @@ static void test_view_instances(void **state)
 		    "p1-1   -      -         -               -   -\n");
 }
 
+static void test_view_scaled(void **state)
+{
+	json_t *a = parse("{\"pool\": \"p1\", \"instances\": [{\"name\": \"p1-1\", \"state\": "
+			  "\"up\"}, {\"name\": \"p1-2\", \"state\": \"new\"}, \"p1-3\"]}");
+	struct cli_table t;
+	char *s = NULL;
+
+	assert_int_equal(cli_view_scaled(a, "given", &t), 0);
+	assert_int_equal(cli_table_render(&t, &s), 0);
+	assert_string_equal(s, "NAME   POOL   STATE   PID   HEARTBEAT-AGE   REASON\n"
+			       "p1-1   p1     up        -               -   -\n"
+			       "p1-2   p1     new       -               -   -\n"
+			       "p1-3   p1     -         -               -   -\n");
+	free(s);
+	cli_table_free(&t);
+	/* the answer unchanged; without its pool, the one asked for */
+	assert_null(json_object_get(json_array_get(json_object_get(a, "instances"), 0), "pool"));
+	json_object_del(a, "pool");
+	assert_int_equal(cli_view_scaled(a, "given", &t), 0);
+	assert_string_equal(cli_table_cell(&t, 0, 1), "given");
+	cli_table_free(&t);
+	json_decref(a);
+}
+
 static void test_view_tenants(void **state)
 {
 	const char *ans =
@@ -147,10 +171,12 @@ static void test_view_tenants(void **state)
 		    "t1        1   lan      filter -> nat -> router\n"
 		    "t22      22   -        -\n");
 	EXPECT_VIEW(cli_view_pools,
-		    "{\"pools\": [{\"name\": \"p1\", \"tenant\": \"t1\", \"min\": 1, "
-		    "\"max\": 8}]}",
-		    "NAME   TENANT   MIN   MAX\n"
-		    "p1     t1         1     8\n");
+		    "{\"pools\": [{\"name\": \"p1\", \"tenant\": \"t1\", \"min\": 1, \"max\": 8}, "
+		    "{\"name\": \"p2\", \"tenant\": \"t1\", \"min\": 0, \"max\": 64, \"status\": "
+		    "{\"count\": 12, \"instances\": []}}]}",
+		    "NAME   TENANT   MIN   MAX   INSTANCES\n"
+		    "p1     t1         1     8           -\n"
+		    "p2     t1         0    64          12\n");
 }
 
 static void test_view_steering(void **state)
@@ -231,11 +257,12 @@ static void test_explain_line(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_flow_known),	    cmocka_unit_test(test_flow_extra),
-	    cmocka_unit_test(test_flow_not_object), cmocka_unit_test(test_kv_line),
-	    cmocka_unit_test(test_view_instances),  cmocka_unit_test(test_view_tenants),
-	    cmocka_unit_test(test_view_steering),   cmocka_unit_test(test_view_instance_stats),
-	    cmocka_unit_test(test_view_fields),	    cmocka_unit_test(test_explain_line),
+	    cmocka_unit_test(test_flow_known),		cmocka_unit_test(test_flow_extra),
+	    cmocka_unit_test(test_flow_not_object),	cmocka_unit_test(test_kv_line),
+	    cmocka_unit_test(test_view_instances),	cmocka_unit_test(test_view_scaled),
+	    cmocka_unit_test(test_view_tenants),	cmocka_unit_test(test_view_steering),
+	    cmocka_unit_test(test_view_instance_stats), cmocka_unit_test(test_view_fields),
+	    cmocka_unit_test(test_explain_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
