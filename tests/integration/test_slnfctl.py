@@ -146,6 +146,9 @@ class Orch:
                     pass
             shutil.rmtree(self.tmp, ignore_errors=True)
             remove_shm(self.shm)
+            # DPDK's runtime directories of this module's instances
+            for d in Path("/var/run/dpdk").glob(f"slnf-[is]{os.getpid()}*"):
+                shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
