@@ -12,7 +12,7 @@ DEB_PKGS := gcc meson ninja-build pkg-config dpdk dpdk-dev libdpdk-dev \
 	libjansson-dev libcmocka-dev libpcap-dev libbsd-dev libnuma-dev libelf-dev \
 	libbpf-dev python3 python3-pytest python3-scapy iproute2 iputils-ping curl \
 	ethtool iperf3 procps redis-server redis-tools libhiredis-dev \
-	libmicrohttpd-dev nftables conntrack stun-client stun-server
+	libmicrohttpd-dev nftables conntrack stun-client stun-server libcurl4-openssl-dev
 
 .PHONY: all deps build run test unit unit-asan integration bench bench-store bench-nf clean
 
