@@ -14,7 +14,7 @@ DEB_PKGS := gcc meson ninja-build pkg-config dpdk dpdk-dev libdpdk-dev \
 	ethtool iperf3 procps redis-server redis-tools libhiredis-dev \
 	libmicrohttpd-dev nftables conntrack stun-client stun-server libcurl4-openssl-dev
 
-.PHONY: all deps build run test unit unit-asan integration bench bench-store bench-nf clean
+.PHONY: all deps build run run-chain run-story test unit unit-asan integration bench bench-store bench-nf bench-failover clean
 
 all: build
 
@@ -34,8 +34,15 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
-run: build
+run: run-chain run-story
+
+# Part 1: one slnfd with the whole chain between two hosts.
+run-chain: build
 	$(SUDO) ./examples/demo.sh $(BUILD)/slnfd
+
+# Part 2: orchestrator, steering node, instances; kill one, scale out.
+run-story: build
+	$(SUDO) SLNFD=$(abspath $(BUILD))/slnfd $(PYTHON) examples/story.py
 
 unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs
@@ -67,3 +74,9 @@ bench-store: build
 # side, without ports (bench/nf_bench.c, docs/benchmarks.md).
 bench-nf: build
 	$(BUILD)/slnf-nf-bench
+
+# Failover stall, detection, flows moved by scaling: the failover and scale
+# tests print what they measured (docs/benchmarks.md).
+bench-failover: build
+	$(SUDO) SLNFD=$(abspath $(BUILD))/slnfd $(PYTHON) -m pytest -q -p no:cacheprovider \
+		tests/integration/test_failover.py tests/integration/test_scale.py

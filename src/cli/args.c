@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/format.h"
 #include "cli/args.h"
 
 struct cmd_spec {
@@ -68,15 +69,6 @@ const char *cli_usage(void)
 	       "Exit status: 0 success, 1 the request failed, 2 usage error.\n";
 }
 
-static int fail(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 /* Is argv[*i] the option long/short? Its value into *val (from "=v",
  * glued to the short form, or the next argument). 1 matched, 0 not, -1
@@ -118,7 +110,7 @@ static int set_value(struct cli_opts *o, size_t which, const char *val, char *er
 	switch (which) {
 	case 0:
 		if (!*val)
-			return fail(err, len, "--server: empty URL");
+			return cli_fail(err, len, "--server: empty URL");
 		o->server = val;
 		return 0;
 	case 1:
@@ -133,7 +125,7 @@ static int set_value(struct cli_opts *o, size_t which, const char *val, char *er
 		else if (!strcmp(val, "table"))
 			o->output = CLI_OUT_TABLE;
 		else
-			return fail(err, len, "-o: unknown output format '%s' (json or table)",
+			return cli_fail(err, len, "-o: unknown output format '%s' (json or table)",
 				    val);
 		return 0;
 	default:
@@ -155,14 +147,14 @@ static int option(int argc, char *const argv[], int *i, struct cli_opts *o, bool
 	for (size_t k = 0; k < sizeof(value_opts) / sizeof(value_opts[0]); k++) {
 		int m = match_opt(argc, argv, i, value_opts[k].lng, value_opts[k].shrt, &val);
 		if (m < 0)
-			return fail(err, len, "%s needs a value", a);
+			return cli_fail(err, len, "%s needs a value", a);
 		if (m == 0)
 			continue;
 		if (k == 1)
 			*token_given = true;
 		return set_value(o, k, val, err, len);
 	}
-	return fail(err, len, "unknown option '%s'", a);
+	return cli_fail(err, len, "unknown option '%s'", a);
 }
 
 static const struct cmd_spec *find_cmd(const char *name)
@@ -193,13 +185,13 @@ int cli_parse_args(int argc, char *const argv[], const char *env_url, const char
 			if (rc)
 				return rc;
 		} else if (npos > CLI_MAX_ARGS) {
-			return fail(err, errlen, "too many arguments");
+			return cli_fail(err, errlen, "too many arguments");
 		} else {
 			pos[npos++] = a;
 		}
 	}
 	if (token_given && o->token_file)
-		return fail(err, errlen, "give a token with -t or --token-file, not both");
+		return cli_fail(err, errlen, "give a token with -t or --token-file, not both");
 	if (!o->server)
 		o->server = env_url && *env_url ? env_url : CLI_DEFAULT_URL;
 	if (!token_given && !o->token_file && env_token && *env_token)
@@ -207,20 +199,20 @@ int cli_parse_args(int argc, char *const argv[], const char *env_url, const char
 	if (npos == 0) {
 		if (o->help)
 			return 0;
-		return fail(err, errlen, "no command given");
+		return cli_fail(err, errlen, "no command given");
 	}
 	spec = find_cmd(pos[0]);
 	if (!spec)
-		return fail(err, errlen, "unknown command '%s'", pos[0]);
+		return cli_fail(err, errlen, "unknown command '%s'", pos[0]);
 	o->cmd = spec->cmd;
 	o->cmd_name = spec->name;
 	o->nargs = npos - 1;
 	for (size_t k = 1; k < npos; k++)
 		o->args[k - 1] = pos[k];
 	if (o->nargs < spec->min || o->nargs > spec->max)
-		return fail(err, errlen, "%s: expected %s", spec->name, spec->usage);
+		return cli_fail(err, errlen, "%s: expected %s", spec->name, spec->usage);
 	if (o->port && o->cmd != CLI_CMD_EXPLAIN)
-		return fail(err, errlen, "--port is an option of explain only");
+		return cli_fail(err, errlen, "--port is an option of explain only");
 	return 0;
 }
 

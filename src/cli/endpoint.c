@@ -10,17 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/format.h"
 #include "cli/endpoint.h"
 
-static int fail(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 int cli_url_escape(const char *s, char *out, size_t len)
 {
@@ -109,12 +101,12 @@ static int path_with(struct cli_request *rq, char *err, size_t errlen, const cha
 	int w;
 
 	if (!*name)
-		return fail(err, errlen, "empty name");
+		return cli_fail(err, errlen, "empty name");
 	if (cli_url_escape(name, esc, sizeof(esc)))
-		return fail(err, errlen, "name too long: '%.40s...'", name);
+		return cli_fail(err, errlen, "name too long: '%.40s...'", name);
 	w = snprintf(rq->path, sizeof(rq->path), "%s/%s%s", prefix, esc, suffix);
 	if (w < 0 || (size_t)w >= sizeof(rq->path))
-		return fail(err, errlen, "name too long: '%.40s...'", name);
+		return cli_fail(err, errlen, "name too long: '%.40s...'", name);
 	rq->name = name;
 	return 0;
 }
@@ -140,15 +132,15 @@ static int explain(const struct cli_opts *o, struct cli_request *rq, char *err, 
 	int rc = 0;
 
 	if (cli_split_endpoint(o->args[2], src, sizeof(src), &sp))
-		return fail(err, errlen, "explain: '%s' is not SRC:SPORT (IPv4 address:port)",
+		return cli_fail(err, errlen, "explain: '%s' is not SRC:SPORT (IPv4 address:port)",
 			    o->args[2]);
 	if (cli_split_endpoint(o->args[3], dst, sizeof(dst), &dp))
-		return fail(err, errlen, "explain: '%s' is not DST:DPORT (IPv4 address:port)",
+		return cli_fail(err, errlen, "explain: '%s' is not DST:DPORT (IPv4 address:port)",
 			    o->args[3]);
 	if (!*o->args[1])
-		return fail(err, errlen, "explain: empty PROTO (tcp, udp, icmp or a number)");
+		return cli_fail(err, errlen, "explain: empty PROTO (tcp, udp, icmp or a number)");
 	if (o->port && !*o->port)
-		return fail(err, errlen, "explain: --port: empty port name");
+		return cli_fail(err, errlen, "explain: --port: empty port name");
 	snprintf(sport, sizeof(sport), "%u", sp);
 	snprintf(dport, sizeof(dport), "%u", dp);
 	snprintf(rq->path, sizeof(rq->path), "/v1/explain");
@@ -160,7 +152,7 @@ static int explain(const struct cli_opts *o, struct cli_request *rq, char *err, 
 	rc |= add_query(rq, "dport", dport);
 	if (o->port)
 		rc |= add_query(rq, "port", o->port);
-	return rc ? fail(err, errlen, "explain: arguments too long") : 0;
+	return rc ? cli_fail(err, errlen, "explain: arguments too long") : 0;
 }
 
 static int resource(const struct cli_opts *o, struct cli_request *rq, char *err, size_t errlen)
@@ -169,7 +161,7 @@ static int resource(const struct cli_opts *o, struct cli_request *rq, char *err,
 	char prefix[32];
 
 	if (!plural)
-		return fail(err, errlen, "%s: unknown kind '%s' (tenant, pool or instance)",
+		return cli_fail(err, errlen, "%s: unknown kind '%s' (tenant, pool or instance)",
 			    o->cmd_name, o->args[0]);
 	snprintf(prefix, sizeof(prefix), "/v1/%s", plural);
 	if (o->cmd == CLI_CMD_CREATE) {
@@ -224,7 +216,7 @@ int cli_build_request(const struct cli_opts *o, struct cli_request *rq, char *er
 		return 0;
 	case CLI_CMD_SCALE:
 		if (!parse_uint(o->args[1], 1000000, &n))
-			return fail(err, errlen, "scale: N must be a number of instances, not '%s'",
+			return cli_fail(err, errlen, "scale: N must be a number of instances, not '%s'",
 				    o->args[1]);
 		rq->method = "POST";
 		snprintf(rq->body, sizeof(rq->body), "{\"instances\": %lu}", n);
@@ -238,6 +230,6 @@ int cli_build_request(const struct cli_opts *o, struct cli_request *rq, char *er
 	case CLI_CMD_DELETE:
 		return resource(o, rq, err, errlen);
 	default:
-		return fail(err, errlen, "no command given");
+		return cli_fail(err, errlen, "no command given");
 	}
 }

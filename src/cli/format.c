@@ -3,6 +3,8 @@
  * format.h. Everything here writes into the caller's buffer and never
  * fails: a value that does not fit is cut short.
  */
+#include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,6 +12,16 @@
 #include <string.h>
 
 #include "cli/format.h"
+
+int cli_fail(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
 
 void cli_fmt_duration_ms(uint64_t ms, char *buf, size_t len)
 {

@@ -1,7 +1,7 @@
 /*
  * format.h - small pure formatters slnfctl's views share: durations in
  * milliseconds as people read them, JSON values as table cells and
- * key=value pairs.
+ * key=value pairs, and the error message of a refused argument.
  */
 #ifndef SLNF_CLI_FORMAT_H
 #define SLNF_CLI_FORMAT_H
@@ -12,6 +12,8 @@
 
 #define CLI_CELL_MAX 256
 
+/* printf err (len bytes) and return -EINVAL: how the parsers refuse. */
+int cli_fail(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* "850ms", "2.7s", "59s", "3m12s", "2h05m", "3d04h" into buf. */
 void cli_fmt_duration_ms(uint64_t ms, char *buf, size_t len);
 /* A JSON value as a cell: strings as they are, integers, reals (up to 6

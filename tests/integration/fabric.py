@@ -41,7 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from topo import (HERE, LIVE_PROCS, NS_PREFIX, PYTHON, CommandError, delete_netns, in_ns,
+from topo import (HERE, LIVE_PROCS, NS_PREFIX, PYTHON, CommandError, Scene, Steps, delete_netns, in_ns,
                   read_line_with, read_log, remove_shm, run, slnfd_path, start_slnfd,
                   stop_process)
 
@@ -56,7 +56,7 @@ def orch_path():
     return os.environ.get("SLNF_ORCH") or str(Path(slnfd_path()).parent / "src/orch/slnf-orch")
 
 
-class Fabric:
+class Fabric(Scene):
     def __init__(self, slots=3, store=None, chain=None, capacity=262144, workers=1, orch=True,
                  instance_store=None):
         self.id = next(_seq)
@@ -82,23 +82,12 @@ class Fabric:
 
     # ---- lifecycle ---------------------------------------------------------
 
-    def __enter__(self):
-        try:
-            self.tmp = Path(tempfile.mkdtemp(prefix=f"slnff{os.getpid()}-"))
-            self.build()
-            self.start_steer()
-            if self.with_orch:
-                self.start_orch()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        errors = self.close()
-        if errors and exc_type is None:
-            raise CommandError("cleanup failed:\n" + "\n".join(errors))
-        return False
+    def setup(self):
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"slnff{os.getpid()}-"))
+        self.build()
+        self.start_steer()
+        if self.with_orch:
+            self.start_orch()
 
     def build(self):
         for ns in (self.ns_client, self.ns_gw, self.ns_server):
@@ -151,14 +140,8 @@ class Fabric:
         run(["ip", "link", "set", ifc, "up"], ns=ns)
 
     def close(self):
-        errors = []
-
-        def step(what, fn):
-            try:
-                fn()
-            except Exception as e:  # keep tearing down
-                errors.append(f"{what}: {e}")
-
+        step = Steps()
+        errors = step.errors
         if self.orch is not None:
             step("stop slnf-orch", lambda: stop_process(self.orch))
         step("stop instances", self.kill_instances)

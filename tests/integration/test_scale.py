@@ -113,7 +113,7 @@ def test_scale_in_3_to_2_drains_first_and_breaks_none(record_property):
         res = wait_senders(senders)
         stall = assert_transfers_intact(res, report, CONNS)
         record_property("figure: longest stall of a connection (ms)", round(stall * 1000))
-        _, pool = f.api("GET", f"/v1/instances", expect=200)
+        _, pool = f.api("GET", "/v1/instances", expect=200)
         assert sorted(i["name"] for i in pool["instances"]) == names(2)
 
 

@@ -256,7 +256,42 @@ class Slnfd:
                            f"ports: {s['ports']}\nlog:\n{self.log()}")
 
 
-class Topo:
+class Steps:
+    """Teardown steps: step(what, fn) runs fn and keeps going when it fails;
+    the failures collect in step.errors."""
+
+    def __init__(self):
+        self.errors = []
+
+    def __call__(self, what, fn):
+        try:
+            fn()
+        except Exception as e:  # keep tearing down
+            self.errors.append(f"{what}: {e}")
+
+
+class Scene:
+    """A throw-away set of namespaces and processes as a context manager:
+    entering runs setup(), and if that fails, close() before re-raising;
+    leaving runs close() (which must tear down everything, step by step,
+    and return the errors) and fails a test that passed if it could not."""
+
+    def __enter__(self):
+        try:
+            self.setup()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        errors = self.close()
+        if errors and exc_type is None:
+            raise CommandError("cleanup failed:\n" + "\n".join(errors))
+        return False
+
+
+class Topo(Scene):
     """client <-> gateway <-> server in three fresh namespaces."""
 
     def __init__(self, port_type="af_packet", gateway="slnfd", config=None,
@@ -292,21 +327,10 @@ class Topo:
 
     # ---- lifecycle ---------------------------------------------------------
 
-    def __enter__(self):
-        try:
-            self.build()
-            if self.gateway == "slnfd":
-                self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        errors = self.close()
-        if errors and exc_type is None:
-            raise CommandError("cleanup failed:\n" + "\n".join(errors))
-        return False
+    def setup(self):
+        self.build()
+        if self.gateway == "slnfd":
+            self.start()
 
     def build(self):
         self.tmp = Path(tempfile.mkdtemp(prefix=f"slnft{os.getpid()}-"))
@@ -415,14 +439,8 @@ class Topo:
 
     def close(self):
         """Tear everything down; every step runs even if one fails."""
-        errors = []
-
-        def step(what, fn):
-            try:
-                fn()
-            except Exception as e:  # keep tearing down
-                errors.append(f"{what}: {e}")
-
+        step = Steps()
+        errors = step.errors
         step("stop slnfd", self.stop)
         for p in self.helpers:
             step(f"stop helper {p.pid}", lambda p=p: stop_process(p, timeout=3))
