@@ -14,7 +14,7 @@ DEB_PKGS := gcc meson ninja-build pkg-config dpdk dpdk-dev libdpdk-dev \
 	ethtool iperf3 procps redis-server redis-tools libhiredis-dev \
 	libmicrohttpd-dev nftables conntrack stun-client stun-server libcurl4-openssl-dev
 
-.PHONY: all deps build run run-chain run-story test unit unit-asan integration bench bench-store bench-nf bench-failover clean
+.PHONY: all deps build run run-chain run-story test unit unit-asan integration bench bench-store bench-nf bench-steer bench-failover clean
 
 all: build
 
@@ -74,6 +74,11 @@ bench-store: build
 # side, without ports (bench/nf_bench.c, docs/benchmarks.md).
 bench-nf: build
 	$(BUILD)/slnf-nf-bench
+
+# The cost of the steering hop: direct to an instance, through the steering
+# node with one and with two instances (bench/steer.py, docs/benchmarks.md).
+bench-steer: build
+	$(SUDO) SLNFD=$(abspath $(BUILD))/slnfd $(PYTHON) bench/steer.py
 
 # Failover stall, detection, flows moved by scaling: the failover and scale
 # tests print what they measured (docs/benchmarks.md).
