@@ -133,6 +133,19 @@ static void append(struct req *r, const char *data, size_t n, size_t max)
 	r->len += n;
 }
 
+/* Query parameters into an object; one given twice becomes null. */
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+			       const char *value)
+{
+	json_t *q = cls;
+
+	if (json_object_get(q, key))
+		json_object_set_new(q, key, json_null());
+	else
+		json_object_set_new(q, key, value ? json_string(value) : json_null());
+	return MHD_YES;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
 			       const char *method, const char *version, const char *upload_data,
 			       size_t *upload_data_size, void **con_cls)
@@ -152,11 +165,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	}
 	if (r->too_large)
 		return send_error(c, h->o, 413, "request body too large");
-	rq = (struct orch_request){
-	    .method = method, .path = url, .body = r->buf, .body_len = r->len};
+	rq = (struct orch_request){.method = method,
+				   .path = url,
+				   .body = r->buf,
+				   .body_len = r->len,
+				   .query = json_object()};
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, rq.query);
 	pthread_mutex_lock(&h->o->lock);
 	orch_api_handle(h->o, &rq, &rs);
 	pthread_mutex_unlock(&h->o->lock);
+	json_decref(rq.query);
 	ret = send_json(c, h->o, rs.status, rs.body, rs.allow);
 	json_decref(rs.body);
 	return ret;
