@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,7 +96,10 @@ int orch_control_ask(const char *path, const char *cmd, char *out, size_t size, 
 		rc = wait_fd(fd, POLLIN, deadline);
 		if (rc < 0)
 			goto out;
-		n = read(fd, out ? out + got : tmp, out ? size - 1 - got : sizeof(tmp));
+		/* a full buffer reads on into tmp: EOF there means it fitted */
+		bool full = out && got == size - 1;
+		n = read(fd, out && !full ? out + got : tmp,
+			 out && !full ? size - 1 - got : sizeof(tmp));
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0) {
@@ -106,13 +110,13 @@ int orch_control_ask(const char *path, const char *cmd, char *out, size_t size, 
 			rc = got ? 0 : -ECONNRESET;
 			goto out;
 		}
-		got += (size_t)n;
-		if (!out)
-			goto out; /* the first byte is enough */
-		if (got == size - 1) {
+		if (full) {
 			rc = -EMSGSIZE; /* the answer does not fit */
 			goto out;
 		}
+		got += (size_t)n;
+		if (!out)
+			goto out; /* the first byte is enough */
 	}
 out:
 	if (out && size)
