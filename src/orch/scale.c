@@ -173,11 +173,10 @@ json_t *orch_view_pool_instances(struct slnf_orch *o, const char *pool)
 
 		if (!p || strcmp(p, pool))
 			continue;
-		json_array_append_new(
-		    a, json_pack("{s:s, s:s}", "name", n, "state",
-				 orch_inst_state_name(in		     ? in->state
-						      : orch_drain_marked(e) ? ORCH_INST_DRAINING
-									     : ORCH_INST_NEW)));
+		json_array_append_new(a, json_pack("{s:s, s:s}", "name", n, "state",
+						   orch_drain_marked(e) ? "draining"
+						   : in ? orch_inst_state_name(in->state)
+							: "new"));
 	}
 	return json_pack("{s:s, s:o}", "pool", pool, "instances", a);
 }
