@@ -9,6 +9,7 @@
  * reports its epoch and each instance's share of the entries; pushing
  * tables to the steering tier comes with it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,15 +95,15 @@ json_t *orch_view_pool(struct slnf_orch *o, json_t *pool)
 void orch_view_instance_stats(struct slnf_orch *o, const char *name, struct orch_response *rs)
 {
 	struct orch_inst *in = orch_inst_get(o, name, false);
+	char *buf, sock[ORCH_SOCKET_PATH_MAX];
 	json_error_t jerr;
-	char *buf;
 	int rc;
 
 	if (!orch_desired_find(o->desired.doc, ORCH_INSTANCES, name, NULL)) {
 		orch_api_error(rs, 404, "", "no instance named '%s'", name);
 		return;
 	}
-	if (!in || in->state != ORCH_INST_UP) {
+	if (!in || (in->state != ORCH_INST_UP && in->state != ORCH_INST_DRAINING)) {
 		orch_api_error(rs, 503, "", "instance '%s' is %s", name,
 			       orch_inst_state_name(in ? in->state : ORCH_INST_NEW));
 		return;
@@ -112,7 +113,10 @@ void orch_view_instance_stats(struct slnf_orch *o, const char *name, struct orch
 		orch_api_error(rs, 500, "", "out of memory");
 		return;
 	}
-	rc = orch_control_ask(in->proc.socket_path, "stats\n", buf, INSTANCE_STATS_MAX, 1000);
+	snprintf(sock, sizeof(sock), "%s", in->proc.socket_path);
+	pthread_mutex_unlock(&o->lock); /* the heartbeats go on meanwhile */
+	rc = orch_control_ask(sock, "stats\n", buf, INSTANCE_STATS_MAX, 1000);
+	pthread_mutex_lock(&o->lock);
 	rs->body = rc ? NULL : json_loads(buf, 0, &jerr);
 	if (rs->body)
 		rs->status = 200;

@@ -142,7 +142,7 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
 	if (json_object_get(q, key))
 		json_object_set_new(q, key, json_null());
 	else
-		json_object_set_new(q, key, value ? json_string(value) : json_null());
+		json_object_set_new(q, key, json_string(value ? value : ""));
 	return MHD_YES;
 }
 
