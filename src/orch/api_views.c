@@ -65,6 +65,8 @@ json_t *orch_view_instance(struct slnf_orch *o, json_t *inst)
 		}
 		json_object_set_new(st, "ports", ports);
 	}
+	if (in->pps >= 0)
+		json_object_set_new(st, "pps", json_real(in->pps));
 	if (in->epoch_sent)
 		json_object_set_new(st, "epoch", json_integer((json_int_t)in->epoch_sent));
 	json_object_set_new(v, "status", st);

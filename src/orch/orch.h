@@ -62,6 +62,7 @@ struct orch_inst {
 /* The push state of one steer node (cfg.steer_sockets[i]). */
 struct orch_steer_node {
 	uint64_t pushed_hash; /* the message it last acknowledged (0: none) */
+	uint64_t pushed_key;  /* what that message was built from (steer.c) */
 	uint64_t next_ms;     /* periodic resend */
 	uint64_t last_ok_ms, pushes, failures;
 	bool ok;
@@ -76,7 +77,8 @@ struct orch_steer {
 	uint64_t epoch_sends, epoch_failures;	/* "epoch N" to instances */
 	uint64_t last_failover_ms; /* last heartbeat of a failed instance -> push without it */
 	bool have_failover;
-	bool gate_waiting; /* adopted instances not probed yet (logged once) */
+	bool gate_waiting;  /* adopted instances not probed yet (logged once) */
+	uint64_t ports_gen; /* bumped when an instance's ports are learnt */
 };
 
 /* Run-time state of a pool's load policy (policy.c). */

@@ -165,7 +165,7 @@ void orch_policy_tick(struct slnf_orch *o)
 
 	json_array_foreach(pools, i, p)
 	{
-		const char *name = json_string_value(json_object_get(p, "name"));
+		char name[32];
 		struct orch_policy pol;
 		struct orch_pool_rt *rt;
 		struct orch_verr e;
@@ -173,6 +173,8 @@ void orch_policy_tick(struct slnf_orch *o)
 		unsigned count, min, max;
 		int d;
 
+		/* a copy: scaling saves a new document, freeing this one */
+		snprintf(name, sizeof(name), "%s", json_string_value(json_object_get(p, "name")));
 		if (!orch_policy_of(p, &pol) || !(rt = orch_pool_rt_get(o, name, true)) ||
 		    now < rt->next_ms)
 			continue;

@@ -75,11 +75,13 @@ static void learn_ports(struct slnf_orch *o, uint64_t deadline)
 		ports = json_object_get(a, "ports");
 		if (json_is_array(ports)) {
 			in->ports = json_incref(ports);
+			o->steer.ports_gen++;
 		} else if (!rc) {
 			/* it answered, without ports (an slnfd that predates the command) */
 			SLNF_WARN("orch", "instance %s: no ports in its answer to 'ports'",
 				  in->name);
 			in->ports = json_array();
+			o->steer.ports_gen++;
 		}
 		json_decref(a);
 	}
@@ -150,16 +152,28 @@ static void measure_failover(struct slnf_orch *o, uint64_t at)
 	}
 }
 
+/* What the message is made of: the epoch (every membership change moves
+ * it), the desired state's generation (tenants) and the ports learnt. */
+static uint64_t content_key(const struct slnf_orch *o)
+{
+	return (o->steer_epoch * 0x9e3779b97f4a7c15ull) ^ (o->desired.gen * 1000003ull) ^
+	       (o->steer.ports_gen << 40) ^ 1;
+}
+
 static void push_tables(struct slnf_orch *o, uint64_t now)
 {
-	unsigned n = o->cfg.n_steer_sockets, budget;
+	unsigned n = o->cfg.n_steer_sockets, budget, due = 0;
+	uint64_t h, key = content_key(o);
 	json_t *msg;
 	char *text;
-	uint64_t h;
 	bool acked = false;
 
-	if (!n)
-		return;
+	for (unsigned k = 0; k < n; k++) {
+		const struct orch_steer_node *nd = &o->steer.nodes[k];
+		due += !nd->pushed_hash || nd->pushed_key != key || now >= nd->next_ms;
+	}
+	if (!due)
+		return; /* every node holds this content: not even built */
 	msg = orch_steer_message(o);
 	text = msg ? json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(msg);
@@ -182,6 +196,7 @@ static void push_tables(struct slnf_orch *o, uint64_t now)
 		}
 		if (push_one(o, k, text, budget)) {
 			nd->pushed_hash = h;
+			nd->pushed_key = key;
 			nd->next_ms = now + o->cfg.push_interval_ms;
 			acked = true;
 		}
