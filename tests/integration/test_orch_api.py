@@ -575,3 +575,29 @@ def test_orch_scale_out_and_in(orch_bin):
             assert time.monotonic() < deadline, o.log()
             time.sleep(0.05)
         assert o.call("GET", "/v1/instances") == (200, {"instances": []})
+
+
+def test_orch_policy_scales_idle_pool_in(orch_bin):
+    """Ring ports carry nothing: 0 packets/s is below scale_in_pps, so the
+    policy drains the pool down to its min, and shows what it measured."""
+    with Orch(orch_bin) as o:
+        o.start()
+        pool = f"q{os.getpid()}x{o.n}"
+        assert o.call("POST", "/v1/tenants", tenant())[0] == 201
+        assert o.call("POST", "/v1/pools", {
+            "name": pool, "tenant": "t1", "min": 1, "max": 2,
+            "template": {"eal": {"file_prefix": f"slnf-{pool}-{{n}}"}},
+            "policy": {"scale_out_pps": 1e9, "scale_in_pps": 10, "interval_ms": 200,
+                       "cooldown_ms": 0}})[0] == 201
+        assert o.call("POST", f"/v1/pools/{pool}/scale", {"instances": 2})[0] == 202
+        deadline = time.monotonic() + 30
+        while True:
+            st, p = o.call("GET", f"/v1/pools/{pool}")
+            if [i["name"] for i in p["status"]["instances"]] == [f"{pool}-1"]:
+                break
+            assert time.monotonic() < deadline, (p, o.log())
+            time.sleep(0.05)
+        assert p["status"]["count"] == 1 and p["status"]["pps"] is not None, p
+        assert "policy scales in to 1" in o.log(), o.log()
+        for inst in o.call("GET", "/v1/instances")[1]["instances"]:
+            o.instance_pids.add(inst["status"]["pid"])
