@@ -154,11 +154,19 @@ void orch_health_adopt(struct slnf_orch *o)
 void orch_health_stop(struct slnf_orch *o, const char *name)
 {
 	struct orch_inst *in = orch_inst_get(o, name, false);
+	struct orch_proc p;
+	bool running = in && in->proc.pid > 0;
 
-	if (in && in->proc.pid > 0) {
-		SLNF_INFO("orch", "instance %s: stopping pid %d", name, (int)in->proc.pid);
-		o->launcher->stop(&in->proc, o->cfg.stop_timeout_ms);
-	}
+	if (running)
+		p = in->proc;
 	orch_proc_record_del(o->store, name);
-	orch_inst_forget(o, name);
+	orch_inst_forget(o, name); /* out of the tables now */
+	if (!running)
+		return;
+	SLNF_INFO("orch", "instance %s: stopping pid %d", name, (int)p.pid);
+	/* the stop may take stop_timeout_ms: the heartbeats go on meanwhile
+	 * (the instance is out of the desired state and the run-time records) */
+	pthread_mutex_unlock(&o->lock);
+	o->launcher->stop(&p, o->cfg.stop_timeout_ms);
+	pthread_mutex_lock(&o->lock);
 }

@@ -23,7 +23,8 @@ void orch_health_tick(struct slnf_orch *o);
  * orchestrator started and that still run. */
 void orch_health_adopt(struct slnf_orch *o);
 
-/* Stop an instance and forget it (DELETE). */
+/* Forget an instance and stop it (DELETE); the caller holds o->lock,
+ * released while the process stops. */
 void orch_health_stop(struct slnf_orch *o, const char *name);
 
 #endif
