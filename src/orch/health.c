@@ -4,7 +4,8 @@
  * The probe is slnfd's "ping" command on the control socket: the control
  * thread answering proves the process is alive and serving. Only the first
  * byte of the answer is awaited. Every wait is bounded by a timeout shorter
- * than the detection time, so one stuck instance cannot hide another.
+ * than the detection time (and, for an up instance, by the moment its
+ * silence reaches it), so one stuck instance cannot hide another.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -52,6 +53,19 @@ static void watch_start(struct slnf_orch *o, struct orch_inst *in, uint64_t now)
 	}
 }
 
+/* The probe timeout, but never past the moment an up instance's silence
+ * reaches the detection time: a hung instance is down at detection_ms, not
+ * a whole probe timeout later. */
+static unsigned heartbeat_timeout(const struct slnf_orch *o, const struct orch_inst *in,
+				  uint64_t now)
+{
+	uint64_t t = orch_probe_timeout(o), deadline = in->last_ok_ms + o->cfg.detection_ms;
+
+	if (in->state == ORCH_INST_UP && deadline > now && deadline - now < t)
+		t = deadline - now;
+	return t ? (unsigned)t : 1;
+}
+
 static void heartbeat(struct slnf_orch *o, struct orch_inst *in, uint64_t now)
 {
 	char why[160];
@@ -69,13 +83,15 @@ static void heartbeat(struct slnf_orch *o, struct orch_inst *in, uint64_t now)
 		return;
 	}
 	in->probes++;
-	if (!orch_control_ask(in->proc.socket_path, "ping\n", NULL, 0, orch_probe_timeout(o))) {
+	if (!orch_control_ask(in->proc.socket_path, "ping\n", NULL, 0,
+			      heartbeat_timeout(o, in, now))) {
 		in->last_ok_ms = now;
 		if (in->state != ORCH_INST_UP)
 			orch_inst_set_state(o, in, ORCH_INST_UP, "");
 		return;
 	}
 	in->probe_failures++;
+	now = orch_now_ms(); /* after the wait: the silence it measured counts */
 	if (in->state == ORCH_INST_UP && now - in->last_ok_ms >= o->cfg.detection_ms) {
 		snprintf(why, sizeof(why), "no heartbeat answer for %llu ms",
 			 (unsigned long long)(now - in->last_ok_ms));

@@ -46,6 +46,7 @@ struct orch_inst {
 	char reason[160];    /* why it is down or failed */
 	json_t *ports;	     /* its "ports" answer (array of name, mac, addrs); NULL: not yet */
 	uint64_t epoch_sent; /* the steering epoch it acknowledged (0: none yet) */
+	bool epoch_refused;  /* it answered "epoch N" with an error (logged once) */
 	bool adopted;	     /* adopted after a restart, not probed yet: no push meanwhile */
 	uint64_t adopted_ms;
 	/* failover measurement: it went down from up */

@@ -232,7 +232,12 @@ static void send_epochs(struct slnf_orch *o, uint64_t deadline)
 		} else {
 			o->steer.epoch_failures++;
 			if (!rc) { /* it answered, and will not take it: do not insist */
-				SLNF_WARN("orch", "instance %s: epoch %s refused", in->name, arg);
+				if (!in->epoch_refused)
+					SLNF_WARN("orch", "instance %s: epoch %s refused: %s",
+						  in->name, arg,
+						  json_string_value(json_object_get(a, "error"))
+						      ?: "unexpected answer");
+				in->epoch_refused = true; /* said once */
 				in->epoch_sent = o->steer_epoch;
 			}
 		}
