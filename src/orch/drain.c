@@ -14,10 +14,14 @@ bool orch_drain_marked(json_t *inst)
 	return json_is_true(json_object_get(inst, "draining"));
 }
 
-void orch_drain_begin(struct slnf_orch *o, struct orch_inst *in)
+/* now - since, 0 when since is later (a clock read after now) */
+static uint64_t elapsed(uint64_t now, uint64_t since)
 {
-	uint64_t now = orch_now_ms();
+	return now > since ? now - since : 0;
+}
 
+void orch_drain_begin(struct slnf_orch *o, struct orch_inst *in, uint64_t now)
+{
 	if (in->state == ORCH_INST_DRAINING)
 		return;
 	orch_inst_set_state(o, in, ORCH_INST_DRAINING, "drain requested");
@@ -37,12 +41,12 @@ bool orch_drain_step(struct slnf_orch *o, struct orch_inst *in, uint64_t now)
 	if (in->state != ORCH_INST_DRAINING) {
 		if (in->state == ORCH_INST_NEW || in->state == ORCH_INST_FAILED || gone(o, in))
 			return true; /* nothing runs: nothing to drain */
-		orch_drain_begin(o, in);
+		orch_drain_begin(o, in, now);
 	}
 	if (gone(o, in))
 		return true;
 	if (in->term_sent) {
-		if (!in->kill_sent && now - in->term_sent_ms >= o->cfg.stop_timeout_ms) {
+		if (!in->kill_sent && elapsed(now, in->term_sent_ms) >= o->cfg.stop_timeout_ms) {
 			SLNF_WARN("orch", "instance %s: still running %u ms after SIGTERM: SIGKILL",
 				  in->name, o->cfg.stop_timeout_ms);
 			o->launcher->terminate(&in->proc, true);
@@ -56,10 +60,10 @@ bool orch_drain_step(struct slnf_orch *o, struct orch_inst *in, uint64_t now)
 		in->drain_have_pkts = true;
 		in->drain_moved_ms = now;
 	}
-	if (in->drain_have_pkts && now - in->drain_moved_ms >= ORCH_DRAIN_QUIET_MS)
+	if (in->drain_have_pkts && elapsed(now, in->drain_moved_ms) >= ORCH_DRAIN_QUIET_MS)
 		SLNF_INFO("orch", "instance %s: drained (no packet for %u ms after %" PRIu64 " ms)",
-			  in->name, ORCH_DRAIN_QUIET_MS, now - in->drain_start_ms);
-	else if (now - in->drain_start_ms >= o->cfg.drain_timeout_ms)
+			  in->name, ORCH_DRAIN_QUIET_MS, elapsed(now, in->drain_start_ms));
+	else if (elapsed(now, in->drain_start_ms) >= o->cfg.drain_timeout_ms)
 		SLNF_WARN("orch", "instance %s: drain timeout (%u ms), stopping it", in->name,
 			  o->cfg.drain_timeout_ms);
 	else
@@ -137,7 +141,7 @@ void orch_api_drain(struct slnf_orch *o, const char *name, const struct orch_req
 	struct orch_inst *in = orch_inst_get(o, name, true);
 	if (in && (in->state == ORCH_INST_UP || in->state == ORCH_INST_DOWN ||
 		   in->state == ORCH_INST_STARTING))
-		orch_drain_begin(o, in); /* out of the tables now, not at the next tick */
+		orch_drain_begin(o, in, orch_now_ms()); /* out of the tables now */
 	rs->status = 202;
 	rs->body = orch_view_instance(o, e);
 }

@@ -14,6 +14,7 @@
 #define SLNF_ORCH_DRAIN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -26,7 +27,7 @@
 bool orch_drain_marked(json_t *inst);
 
 /* The run-time side of starting a drain (the caller saved the mark). */
-void orch_drain_begin(struct slnf_orch *o, struct orch_inst *in);
+void orch_drain_begin(struct slnf_orch *o, struct orch_inst *in, uint64_t now);
 
 /* One step for a marked instance; true once it is stopped (to remove). */
 bool orch_drain_step(struct slnf_orch *o, struct orch_inst *in, uint64_t now);

@@ -152,7 +152,7 @@ int orch_scale_to(struct slnf_orch *o, const char *pool, unsigned target, struct
 	{
 		struct orch_inst *in = orch_inst_get(o, json_string_value(x), true);
 		if (in && in->state != ORCH_INST_NEW && in->state != ORCH_INST_FAILED)
-			orch_drain_begin(o, in);
+			orch_drain_begin(o, in, orch_now_ms());
 	}
 out:
 	json_decref(create);

@@ -6,7 +6,8 @@
  * epoch change and not otherwise, retries after a refused push, a steer
  * node that is not there, "epoch N" and "ports" to instances, the
  * failover figure, no push while an adopted instance waits for its first
- * probe, and the epoch kept in the store across restarts.
+ * probe, the epoch kept in the store across restarts, and a drain taken
+ * over after a restart (with a fake launcher and the clock passed in).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "orch/control.h"
+#include "orch/drain.h"
 #include "orch/epoch.h"
 #include "orch/steer.h"
 #include "orch/steer_msg.h"
@@ -40,8 +42,9 @@ struct fake {
 	unsigned steers, epochs, ports, others;
 	char *last_steer; /* the steer command's argument */
 	char *last_line;
-	bool refuse_steer; /* answer {"error": ...} */
-	size_t big_answer; /* "big" command: a JSON answer of this size */
+	bool refuse_steer;     /* answer {"error": ...} */
+	unsigned long long rx; /* the "stats" answer's lan rx_packets */
+	size_t big_answer;     /* "big" command: a JSON answer of this size */
 };
 
 static struct fake fk;
@@ -100,6 +103,14 @@ static char *answer_for(const char *line)
 		a = strdup("{\"ports\": [{\"name\": \"lan\", \"mac\": \"02:00:00:00:01:01\", "
 			   "\"addrs\": [\"10.0.1.11/24\"]}, {\"name\": \"wan\", \"mac\": "
 			   "\"02:00:00:00:02:01\", \"addrs\": []}]}");
+	} else if (!strcmp(line, "stats")) {
+		fk.others++;
+		if (asprintf(&a,
+			     "{\"ports\": [{\"name\": \"lan\", \"rx_packets\": %llu, "
+			     "\"tx_packets\": 5}, {\"name\": \"wan\", \"rx_packets\": 1, "
+			     "\"tx_packets\": %llu}]}",
+			     fk.rx, fk.rx) < 0)
+			a = NULL;
 	} else if (!strcmp(line, "big")) {
 		fk.others++;
 		a = malloc(fk.big_answer + 1);
@@ -183,6 +194,9 @@ static unsigned count(unsigned *c)
 
 /* ---- an orchestrator without HTTP or launcher ---- */
 
+/* The fake answers from a thread: a long detection time makes the probe
+ * timeout (what every exchange may take) 500 ms, so a busy machine does not
+ * turn a slow answer into a failure. */
 static struct slnf_orch o;
 static char shm_path[96];
 
@@ -196,7 +210,8 @@ static int setup(void **state)
 		 "{\"auth\":{\"tokens_file\":\"/nonexistent\"},"
 		 "\"store\":{\"backend\":\"shm\",\"capacity\":4096,\"shm\":{\"name\":"
 		 "\"slnf-test-orch-steer-%d\"}},\"run_dir\":\"/tmp/slnf-orch-unit\","
-		 "\"steering\":{\"sockets\":[\"%s\"],\"push_interval_ms\":600000}}",
+		 "\"steering\":{\"sockets\":[\"%s\"],\"push_interval_ms\":600000},"
+		 "\"health\":{\"detection_ms\":10000}}",
 		 (int)getpid(), fk.path);
 	snprintf(shm_path, sizeof(shm_path), "/dev/shm/slnf-test-orch-steer-%d", (int)getpid());
 	memset(&o, 0, sizeof(o));
@@ -496,6 +511,92 @@ static void test_epoch_persistence(void **state)
 	free(r);
 }
 
+/* A launcher whose process lives until terminate(force) or kill_it. */
+static bool fake_alive = true, got_term, got_kill;
+
+static bool fl_alive(struct orch_proc *p)
+{
+	return fake_alive;
+}
+
+static int fl_terminate(struct orch_proc *p, bool force)
+{
+	*(force ? &got_kill : &got_term) = true;
+	return 0;
+}
+
+static const struct orch_launcher fake_launcher = {
+    .name = "fake", .alive = fl_alive, .terminate = fl_terminate};
+
+static void test_drain_after_restart(void **state)
+{
+	struct slnf_error err = {{0}};
+	json_t *doc = json_deep_copy(o.desired.doc), *e;
+	struct orch_inst *in;
+	uint64_t t0 = orch_now_ms(), e0;
+
+	o.launcher = &fake_launcher;
+	/* the desired state says j1 is draining; a restarted orchestrator
+	 * adopted its process (state starting) */
+	e = orch_desired_find(doc, ORCH_INSTANCES, "j1", NULL);
+	json_object_set_new(e, "draining", json_true());
+	assert_int_equal(orch_desired_save(&o.desired, o.store, doc, &err), 0);
+	json_decref(doc);
+	in = orch_inst_get(&o, "j1", true);
+	orch_inst_set_state(&o, in, ORCH_INST_UP, "");
+	orch_inst_set_state(&o, in, ORCH_INST_STARTING, "");
+	in->adopted = true;
+	in->adopted_ms = t0;
+	in->proc.pid = 4242;
+	snprintf(in->proc.socket_path, sizeof(in->proc.socket_path), "%s", fk.path);
+	e0 = o.steer_epoch;
+	/* the first step takes the drain over: draining, no gate held */
+	fk.rx = 100;
+	assert_false(orch_drain_step(&o, in, t0));
+	assert_int_equal(in->state, ORCH_INST_DRAINING);
+	assert_true(orch_steer_gate_open(&o, t0));
+	assert_int_equal(o.steer_epoch, e0); /* it was not up: the tables do not change */
+	assert_int_equal(in->drain_pkts, 100 + 5 + 1 + 100);
+	/* packets still move: it keeps running */
+	fk.rx = 150;
+	assert_false(orch_drain_step(&o, in, t0 + 150));
+	assert_false(orch_drain_step(&o, in, t0 + 300));
+	assert_false(got_term);
+	/* quiet for 200 ms: SIGTERM, then SIGKILL after the stop timeout */
+	assert_false(orch_drain_step(&o, in, t0 + 150 + ORCH_DRAIN_QUIET_MS));
+	assert_true(got_term);
+	assert_false(got_kill);
+	assert_false(orch_drain_step(&o, in, t0 + 400));
+	assert_false(got_kill);
+	assert_false(orch_drain_step(&o, in, t0 + 350 + o.cfg.stop_timeout_ms));
+	assert_true(got_kill);
+	/* gone: removed from the desired state, saved */
+	fake_alive = false;
+	assert_true(orch_drain_step(&o, in, t0 + 400 + o.cfg.stop_timeout_ms));
+	char names[1][32] = {"j1"};
+	orch_drain_finish(&o, names, 1);
+	assert_null(orch_inst_get(&o, "j1", false));
+	assert_null(orch_desired_find(o.desired.doc, ORCH_INSTANCES, "j1", NULL));
+	struct orch_desired d;
+	orch_desired_init(&d);
+	assert_int_equal(orch_desired_load(&d, o.store, &err), 0);
+	assert_null(orch_desired_find(d.doc, ORCH_INSTANCES, "j1", NULL));
+	orch_desired_free(&d);
+	/* a drain whose counters cannot be read ends at the drain timeout */
+	in = orch_inst_get(&o, "i2", false);
+	fake_alive = true;
+	got_term = false;
+	in->proc.pid = 4243;
+	snprintf(in->proc.socket_path, sizeof(in->proc.socket_path), "/tmp/slnf-test-nobody");
+	uint64_t s0 = orch_now_ms();
+	orch_drain_begin(&o, in, s0);
+	assert_false(orch_drain_step(&o, in, s0 + o.cfg.drain_timeout_ms - 1));
+	assert_false(got_term);
+	assert_false(orch_drain_step(&o, in, s0 + o.cfg.drain_timeout_ms));
+	assert_true(got_term);
+	o.launcher = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +608,7 @@ int main(void)
 	    cmocka_unit_test(test_missing_steer_node),
 	    cmocka_unit_test(test_no_push_before_adopted_probed),
 	    cmocka_unit_test(test_epoch_persistence),
+	    cmocka_unit_test(test_drain_after_restart),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
