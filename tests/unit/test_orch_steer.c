@@ -6,7 +6,8 @@
  * epoch change and not otherwise, retries after a refused push, a steer
  * node that is not there, "epoch N" and "ports" to instances, the
  * failover figure, no push while an adopted instance waits for its first
- * probe, the epoch kept in the store across restarts, and a drain taken
+ * probe, the epoch kept in the store across restarts, GET /v1/flows
+ * merging identical entries, and a drain taken
  * over after a restart (with a fake launcher and the clock passed in).
  */
 #include <setjmp.h>
@@ -25,9 +26,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "orch/api.h"
 #include "orch/control.h"
 #include "orch/drain.h"
 #include "orch/epoch.h"
+#include "orch/flows.h"
 #include "orch/steer.h"
 #include "orch/steer_msg.h"
 
@@ -111,6 +114,12 @@ static char *answer_for(const char *line)
 			     "\"tx_packets\": %llu}]}",
 			     fk.rx, fk.rx) < 0)
 			a = NULL;
+	} else if (!strcmp(line, "flows")) {
+		fk.others++;
+		a = strdup("{\"flows\": [{\"tenant\": \"t1\", \"nf\": \"firewall\", \"proto\": "
+			   "\"tcp\", \"src\": \"10.0.1.2\", \"sport\": 40000, \"dst\": "
+			   "\"10.0.2.2\", \"dport\": 80, \"state\": \"established\"}, "
+			   "{\"sport\": 40001, \"tenant\": \"t1\"}]}");
 	} else if (!strcmp(line, "big")) {
 		fk.others++;
 		a = malloc(fk.big_answer + 1);
@@ -511,6 +520,42 @@ static void test_epoch_persistence(void **state)
 	free(r);
 }
 
+static void test_flows_merged(void **state)
+{
+	struct orch_request rq = {.method = "GET", .path = "/v1/flows"};
+	struct orch_response rs;
+	struct orch_inst *i3 = orch_inst_get(&o, "i3", false), *i2 = orch_inst_get(&o, "i2", false);
+	json_t *st;
+
+	/* i1 and i2 answer the same flows (the fake); i3 does not answer */
+	orch_inst_set_state(&o, orch_inst_get(&o, "i1", false), ORCH_INST_UP, "");
+	orch_inst_set_state(&o, i2, ORCH_INST_UP, "");
+	orch_inst_set_state(&o, i3, ORCH_INST_UP, "");
+	snprintf(i3->proc.socket_path, sizeof(i3->proc.socket_path), "/tmp/slnf-test-nobody");
+	pthread_mutex_lock(&o.lock);
+	orch_api_handle(&o, &rq, &rs);
+	pthread_mutex_unlock(&o.lock);
+	assert_int_equal(rs.status, 200);
+	assert_int_equal(json_array_size(json_object_get(rs.body, "flows")), 2);
+	st = json_object_get(rs.body, "instances");
+	assert_string_equal(json_string_value(json_object_get(st, "i1")), "ok");
+	assert_string_equal(json_string_value(json_object_get(st, "i2")), "ok");
+	assert_non_null(strstr(json_string_value(json_object_get(st, "i3")), "error: "));
+	/* a draining instance still holds flows */
+	assert_string_equal(json_string_value(json_object_get(st, "i4")), "ok");
+	json_decref(rs.body);
+	/* the merge itself: key order does not make two entries differ */
+	json_t *m = json_array(), *seen = json_object();
+	json_t *f = json_loads("[{\"a\":1,\"b\":2},{\"b\":2,\"a\":1},{\"a\":2}]", 0, NULL);
+	orch_flows_merge(m, seen, f);
+	orch_flows_merge(m, seen, f);
+	assert_int_equal(json_array_size(m), 2);
+	json_decref(f);
+	json_decref(m);
+	json_decref(seen);
+	orch_inst_set_state(&o, i3, ORCH_INST_DOWN, "");
+}
+
 /* A launcher whose process lives until terminate(force) or kill_it. */
 static bool fake_alive = true, got_term, got_kill;
 
@@ -608,6 +653,7 @@ int main(void)
 	    cmocka_unit_test(test_missing_steer_node),
 	    cmocka_unit_test(test_no_push_before_adopted_probed),
 	    cmocka_unit_test(test_epoch_persistence),
+	    cmocka_unit_test(test_flows_merged),
 	    cmocka_unit_test(test_drain_after_restart),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
