@@ -3,7 +3,8 @@
  *
  * The token is checked on the first call for a request, before any body is
  * read: a request without one gets 401 (and a WWW-Authenticate header), a
- * wrong one 403. GETs pass without a token only with auth.read_open. A body
+ * wrong one 403. GETs pass without a token only with auth.read_open (not
+ * those of /v1/explain and /v1/flows, which ask the data plane). A body
  * announced larger than max_body is refused at once with 413; a chunked one
  * that grows past it is read and dropped, then refused the same way. The
  * request itself goes to orch_api_handle under the orchestrator's lock.
@@ -74,11 +75,20 @@ static enum MHD_Result send_error(struct MHD_Connection *c, struct slnf_orch *o,
 }
 
 /* 0 when the request may go on, else the status to refuse it with. */
-static int check_auth(struct orch_http *h, struct MHD_Connection *c, const char *method)
+/* Reads that make the orchestrator ask the data plane (and show its flows)
+ * need a token even with auth.read_open. */
+static bool always_closed(const char *url)
+{
+	return !strncmp(url, "/v1/explain", 11) || !strncmp(url, "/v1/flows", 9);
+}
+
+static int check_auth(struct orch_http *h, struct MHD_Connection *c, const char *method,
+		      const char *url)
 {
 	const char *hdr;
 
-	if (h->o->cfg.read_open && (!strcmp(method, "GET") || !strcmp(method, "HEAD")))
+	if (h->o->cfg.read_open && (!strcmp(method, "GET") || !strcmp(method, "HEAD")) &&
+	    !always_closed(url))
 		return 0;
 	hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	switch (orch_auth_check(&h->o->tokens, hdr)) {
@@ -91,12 +101,12 @@ static int check_auth(struct orch_http *h, struct MHD_Connection *c, const char 
 	}
 }
 
-static enum MHD_Result first_call(struct orch_http *h, struct MHD_Connection *c, const char *method,
-				  void **con_cls)
+static enum MHD_Result first_call(struct orch_http *h, struct MHD_Connection *c, const char *url,
+				  const char *method, void **con_cls)
 {
 	const char *cl =
 	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	int status = check_auth(h, c, method);
+	int status = check_auth(h, c, method, url);
 	struct req *r;
 
 	if (status == 401)
@@ -157,7 +167,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	enum MHD_Result ret;
 
 	if (!r)
-		return first_call(h, c, method, con_cls);
+		return first_call(h, c, url, method, con_cls);
 	if (*upload_data_size) {
 		append(r, upload_data, *upload_data_size, h->o->cfg.max_body);
 		*upload_data_size = 0;

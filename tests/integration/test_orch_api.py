@@ -601,3 +601,20 @@ def test_orch_policy_scales_idle_pool_in(orch_bin):
         assert "policy scales in to 1" in o.log(), o.log()
         for inst in o.call("GET", "/v1/instances")[1]["instances"]:
             o.instance_pids.add(inst["status"]["pid"])
+
+
+def test_orch_read_open_keeps_data_plane_reads_closed(orch_bin):
+    with Orch(orch_bin) as o:
+        cfg = json.loads(o.config.read_text())
+        cfg["auth"] = {"tokens_file": str(o.tmp / "tokens"), "read_open": True}
+        o.config.write_text(json.dumps(cfg))
+        o.start()
+        assert o.call("GET", "/v1/tenants", token=None) == (200, {"tenants": []})
+        assert o.call("GET", "/v1/steering", token=None)[0] == 200
+        # explain and flows ask the data plane: a token even for reads
+        expect_error(o, "GET", "/v1/explain?tenant=t1", None, 401, token=None)
+        expect_error(o, "GET", "/v1/flows", None, 401, token=None)
+        expect_error(o, "GET", "/v1/flows", None, 403, token="wrong")
+        assert o.call("GET", "/v1/flows")[0] == 200
+        # changes always need one
+        expect_error(o, "POST", "/v1/pools/p1/scale", {"instances": 1}, 401, token=None)
