@@ -12,7 +12,13 @@
 #include <string.h>
 
 #include "orch/api.h"
+#include "orch/drain.h"
+#include "orch/explain.h"
+#include "orch/flows.h"
 #include "orch/health.h"
+#include "orch/policy.h"
+#include "orch/scale.h"
+#include "orch/template.h"
 #include "orch/validate.h"
 
 void orch_api_error(struct orch_response *rs, int status, const char *field, const char *fmt, ...)
@@ -34,7 +40,11 @@ static const char *const singular[ORCH_KINDS] = {"tenant", "pool", "instance"};
 
 static json_t *view(struct slnf_orch *o, enum orch_kind k, json_t *e)
 {
-	return k == ORCH_INSTANCES ? orch_view_instance(o, e) : json_deep_copy(e);
+	if (k == ORCH_INSTANCES)
+		return orch_view_instance(o, e);
+	if (k == ORCH_POOLS)
+		return orch_view_pool(o, e);
+	return json_deep_copy(e);
 }
 
 static json_t *parse_body(const struct orch_request *rq, struct orch_response *rs)
@@ -123,7 +133,8 @@ static int validate(struct slnf_orch *o, enum orch_kind k, json_t *doc, json_t *
 	case ORCH_TENANTS:
 		return orch_validate_tenant(body, e) || check_tenant_id(doc, body, name, e);
 	case ORCH_POOLS:
-		if (orch_validate_pool(body, doc, e))
+		if (orch_validate_pool(body, doc, e) || orch_policy_check(body, e) ||
+		    orch_template_check(body, doc, &o->cfg, e))
 			return -1;
 		if (old &&
 		    !json_equal(json_object_get(old, "tenant"), json_object_get(body, "tenant")) &&
@@ -132,6 +143,9 @@ static int validate(struct slnf_orch *o, enum orch_kind k, json_t *doc, json_t *
 					     "the pool has instances: its tenant cannot change");
 		return 0;
 	case ORCH_INSTANCES:
+		if (json_object_get(body, "draining"))
+			return orch_verr_set(e, 400, "draining",
+					     "set by POST /v1/instances/NAME/drain, not given");
 		if (old)
 			return orch_verr_set(e, 409, "",
 					     "an instance cannot be changed in place: "
@@ -321,7 +335,11 @@ void orch_api_handle(struct slnf_orch *o, const struct orch_request *rq, struct 
 	for (int k = 0; k < ORCH_KINDS; k++) {
 		if (strcmp(seg[0], orch_kind_names[k]))
 			continue;
-		if (n == 3 && k == ORCH_INSTANCES && !strcmp(seg[2], "stats") && get)
+		if (n == 3 && k == ORCH_INSTANCES && !strcmp(seg[2], "drain"))
+			orch_api_drain(o, seg[1], rq, rs);
+		else if (n == 3 && k == ORCH_POOLS && !strcmp(seg[2], "scale"))
+			orch_api_scale(o, seg[1], rq, rs);
+		else if (n == 3 && k == ORCH_INSTANCES && !strcmp(seg[2], "stats") && get)
 			orch_view_instance_stats(o, seg[1], rs);
 		else if (n == 3 && k == ORCH_INSTANCES && !strcmp(seg[2], "stats"))
 			only_get(rq, rs);
@@ -348,14 +366,13 @@ void orch_api_handle(struct slnf_orch *o, const struct orch_request *rq, struct 
 		}
 		rs->status = 200;
 		rs->body = orch_view_stats(o);
-	} else if (!strcmp(seg[0], "flows") && n <= 2) {
-		if (!get) {
+	} else if (!strcmp(seg[0], "flows") && n == 1) {
+		if (!get)
 			only_get(rq, rs);
-			return;
-		}
-		orch_api_error(rs, 501, "",
-			       "flows are not implemented yet: listing them needs the steering "
-			       "tier and per-instance flow tables (issue 5)");
+		else
+			orch_api_flows(o, rq, rs);
+	} else if (!strcmp(seg[0], "explain") && n == 1) {
+		orch_api_explain(o, rq, rs);
 	} else {
 		orch_api_error(rs, 404, "", "no such resource: %s", rq->path);
 	}

@@ -19,6 +19,7 @@ struct orch_request {
 	const char *path; /* without the query string */
 	const char *body; /* may be NULL */
 	size_t body_len;
+	json_t *query; /* the query parameters: name -> string (given twice: null); may be NULL */
 };
 
 struct orch_response {
@@ -27,7 +28,9 @@ struct orch_response {
 	const char *allow; /* for 405: the methods the resource takes */
 };
 
-/* Handle rq; the caller holds o->lock and owns rs->body afterwards. */
+/* Handle rq; the caller holds o->lock and owns rs->body afterwards.
+ * Requests that ask instances or steer nodes (flows, explain) release the
+ * lock while they wait, and take it again before returning. */
 void orch_api_handle(struct slnf_orch *o, const struct orch_request *rq, struct orch_response *rs);
 
 /* Fill rs with an error. */
@@ -36,6 +39,8 @@ void orch_api_error(struct orch_response *rs, int status, const char *field, con
 
 /* Views (api_views.c). */
 json_t *orch_view_instance(struct slnf_orch *o, json_t *inst);
+/* A pool with its "status": instance count, states, measured load. */
+json_t *orch_view_pool(struct slnf_orch *o, json_t *pool);
 json_t *orch_view_stats(struct slnf_orch *o);
 /* Steering summary of one tenant (NULL: all); NULL if no such tenant. */
 json_t *orch_view_steering(struct slnf_orch *o, const char *tenant);

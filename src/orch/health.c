@@ -4,106 +4,18 @@
  * The probe is slnfd's "ping" command on the control socket: the control
  * thread answering proves the process is alive and serving. Only the first
  * byte of the answer is awaited. Every wait is bounded by a timeout shorter
- * than the detection time, so one stuck instance cannot hide another.
+ * than the detection time (and, for an up instance, by the moment its
+ * silence reaches it), so one stuck instance cannot hide another.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "core/log.h"
+#include "orch/drain.h"
 #include "orch/health.h"
 #include "orch/validate.h"
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* poll fd for events until deadline; 0 ready, -ETIMEDOUT, -errno */
-static int wait_fd(int fd, short events, uint64_t deadline)
-{
-	for (;;) {
-		uint64_t now = mono_ms();
-		struct pollfd p = {.fd = fd, .events = events};
-		int r;
-
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		r = poll(&p, 1, (int)(deadline - now));
-		if (r > 0)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
-int orch_control_ask(const char *path, const char *cmd, char *out, size_t size, unsigned timeout_ms)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	uint64_t deadline = mono_ms() + timeout_ms;
-	size_t got = 0;
-	int fd, rc = 0;
-
-	if (strlen(path) >= sizeof(sa.sun_path) || !path[0])
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = errno == EAGAIN || errno == EINPROGRESS ? wait_fd(fd, POLLOUT, deadline)
-							     : -errno;
-		if (rc < 0)
-			goto out;
-	}
-	if (send(fd, cmd, strlen(cmd), MSG_NOSIGNAL) != (ssize_t)strlen(cmd)) {
-		rc = -EIO;
-		goto out;
-	}
-	for (;;) {
-		char tmp[4096];
-		ssize_t n;
-
-		rc = wait_fd(fd, POLLIN, deadline);
-		if (rc < 0)
-			goto out;
-		n = read(fd, out ? out + got : tmp, out ? size - 1 - got : sizeof(tmp));
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			goto out;
-		}
-		if (n == 0) {
-			rc = got ? 0 : -ECONNRESET;
-			goto out;
-		}
-		got += (size_t)n;
-		if (!out || got == size - 1)
-			goto out; /* enough */
-	}
-out:
-	if (out && size)
-		out[got < size ? got : size - 1] = '\0';
-	close(fd);
-	return rc;
-}
-
-static unsigned probe_timeout(const struct slnf_orch *o)
-{
-	unsigned t = o->cfg.detection_ms / 2;
-
-	return t < 5 ? 5 : t > 500 ? 500 : t;
-}
 
 static void launch(struct slnf_orch *o, json_t *inst, struct orch_inst *in)
 {
@@ -131,14 +43,27 @@ static void watch_start(struct slnf_orch *o, struct orch_inst *in, uint64_t now)
 
 	if (r < 0) {
 		orch_inst_set_state(o, in, ORCH_INST_FAILED, err.msg);
-	} else if (r > 0 &&
-		   !orch_control_ask(in->proc.socket_path, "ping\n", NULL, 0, probe_timeout(o))) {
+	} else if (r > 0 && !orch_control_ask(in->proc.socket_path, "ping\n", NULL, 0,
+					      orch_probe_timeout(o))) {
 		in->last_ok_ms = now;
 		orch_inst_set_state(o, in, ORCH_INST_UP, "");
 	} else if (now - in->since_ms > o->cfg.start_timeout_ms) {
 		o->launcher->stop(&in->proc, o->cfg.stop_timeout_ms);
 		orch_inst_set_state(o, in, ORCH_INST_FAILED, "not ready within the start timeout");
 	}
+}
+
+/* The probe timeout, but never past the moment an up instance's silence
+ * reaches the detection time: a hung instance is down at detection_ms, not
+ * a whole probe timeout later. */
+static unsigned heartbeat_timeout(const struct slnf_orch *o, const struct orch_inst *in,
+				  uint64_t now)
+{
+	uint64_t t = orch_probe_timeout(o), deadline = in->last_ok_ms + o->cfg.detection_ms;
+
+	if (in->state == ORCH_INST_UP && deadline > now && deadline - now < t)
+		t = deadline - now;
+	return t ? (unsigned)t : 1;
 }
 
 static void heartbeat(struct slnf_orch *o, struct orch_inst *in, uint64_t now)
@@ -158,13 +83,15 @@ static void heartbeat(struct slnf_orch *o, struct orch_inst *in, uint64_t now)
 		return;
 	}
 	in->probes++;
-	if (!orch_control_ask(in->proc.socket_path, "ping\n", NULL, 0, probe_timeout(o))) {
+	if (!orch_control_ask(in->proc.socket_path, "ping\n", NULL, 0,
+			      heartbeat_timeout(o, in, now))) {
 		in->last_ok_ms = now;
 		if (in->state != ORCH_INST_UP)
 			orch_inst_set_state(o, in, ORCH_INST_UP, "");
 		return;
 	}
 	in->probe_failures++;
+	now = orch_now_ms(); /* after the wait: the silence it measured counts */
 	if (in->state == ORCH_INST_UP && now - in->last_ok_ms >= o->cfg.detection_ms) {
 		snprintf(why, sizeof(why), "no heartbeat answer for %llu ms",
 			 (unsigned long long)(now - in->last_ok_ms));
@@ -175,6 +102,8 @@ static void heartbeat(struct slnf_orch *o, struct orch_inst *in, uint64_t now)
 void orch_health_tick(struct slnf_orch *o)
 {
 	json_t *insts = orch_desired_list(o->desired.doc, ORCH_INSTANCES), *e;
+	char drained[ORCH_MAX_INSTANCES][32];
+	unsigned n_drained = 0;
 	size_t i;
 
 	json_array_foreach(insts, i, e)
@@ -185,6 +114,11 @@ void orch_health_tick(struct slnf_orch *o)
 
 		if (!in)
 			continue;
+		if (orch_drain_marked(e)) {
+			if (orch_drain_step(o, in, now) && n_drained < ORCH_MAX_INSTANCES)
+				snprintf(drained[n_drained++], 32, "%s", in->name);
+			continue;
+		}
 		switch (in->state) {
 		case ORCH_INST_NEW:
 			launch(o, e, in);
@@ -197,9 +131,13 @@ void orch_health_tick(struct slnf_orch *o)
 			heartbeat(o, in, now);
 			break;
 		case ORCH_INST_FAILED:
+		case ORCH_INST_DRAINING: /* not marked any more: a replaced instance */
+		case ORCH_INST_STATES:
 			break;
 		}
 	}
+	if (n_drained)
+		orch_drain_finish(o, drained, n_drained);
 }
 
 void orch_health_adopt(struct slnf_orch *o)
@@ -222,6 +160,8 @@ void orch_health_adopt(struct slnf_orch *o)
 			snprintf(in->proc.socket_path, sizeof(in->proc.socket_path), "%s", sock);
 			SLNF_INFO("orch", "instance %s: adopted running pid %d", name, (int)pid);
 			orch_inst_set_state(o, in, ORCH_INST_STARTING, "");
+			in->adopted = true; /* no table is pushed before its first probe */
+			in->adopted_ms = orch_now_ms();
 		}
 		json_decref(cfg);
 	}
@@ -230,11 +170,19 @@ void orch_health_adopt(struct slnf_orch *o)
 void orch_health_stop(struct slnf_orch *o, const char *name)
 {
 	struct orch_inst *in = orch_inst_get(o, name, false);
+	struct orch_proc p;
+	bool running = in && in->proc.pid > 0;
 
-	if (in && in->proc.pid > 0) {
-		SLNF_INFO("orch", "instance %s: stopping pid %d", name, (int)in->proc.pid);
-		o->launcher->stop(&in->proc, o->cfg.stop_timeout_ms);
-	}
+	if (running)
+		p = in->proc;
 	orch_proc_record_del(o->store, name);
-	orch_inst_forget(o, name);
+	orch_inst_forget(o, name); /* out of the tables now */
+	if (!running)
+		return;
+	SLNF_INFO("orch", "instance %s: stopping pid %d", name, (int)p.pid);
+	/* the stop may take stop_timeout_ms: the heartbeats go on meanwhile
+	 * (the instance is out of the desired state and the run-time records) */
+	pthread_mutex_unlock(&o->lock);
+	o->launcher->stop(&p, o->cfg.stop_timeout_ms);
+	pthread_mutex_lock(&o->lock);
 }

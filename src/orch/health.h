@@ -13,13 +13,8 @@
 
 #include <stddef.h>
 
+#include "orch/control.h"
 #include "orch/orch.h"
-
-/* Connect to a control socket, send cmd, and read the answer (up to size-1
- * bytes, NUL-terminated; out may be NULL to only wait for its first byte)
- * within timeout_ms. 0, or a negative errno. */
-int orch_control_ask(const char *path, const char *cmd, char *out, size_t size,
-		     unsigned timeout_ms);
 
 /* One heartbeat round; the caller holds o->lock. */
 void orch_health_tick(struct slnf_orch *o);
@@ -28,7 +23,8 @@ void orch_health_tick(struct slnf_orch *o);
  * orchestrator started and that still run. */
 void orch_health_adopt(struct slnf_orch *o);
 
-/* Stop an instance and forget it (DELETE). */
+/* Forget an instance and stop it (DELETE); the caller holds o->lock,
+ * released while the process stops. */
 void orch_health_stop(struct slnf_orch *o, const char *name);
 
 #endif

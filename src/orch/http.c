@@ -3,7 +3,8 @@
  *
  * The token is checked on the first call for a request, before any body is
  * read: a request without one gets 401 (and a WWW-Authenticate header), a
- * wrong one 403. GETs pass without a token only with auth.read_open. A body
+ * wrong one 403. GETs pass without a token only with auth.read_open (not
+ * those of /v1/explain and /v1/flows, which ask the data plane). A body
  * announced larger than max_body is refused at once with 413; a chunked one
  * that grows past it is read and dropped, then refused the same way. The
  * request itself goes to orch_api_handle under the orchestrator's lock.
@@ -74,11 +75,20 @@ static enum MHD_Result send_error(struct MHD_Connection *c, struct slnf_orch *o,
 }
 
 /* 0 when the request may go on, else the status to refuse it with. */
-static int check_auth(struct orch_http *h, struct MHD_Connection *c, const char *method)
+/* Reads that make the orchestrator ask the data plane (and show its flows)
+ * need a token even with auth.read_open. */
+static bool always_closed(const char *url)
+{
+	return !strncmp(url, "/v1/explain", 11) || !strncmp(url, "/v1/flows", 9);
+}
+
+static int check_auth(struct orch_http *h, struct MHD_Connection *c, const char *method,
+		      const char *url)
 {
 	const char *hdr;
 
-	if (h->o->cfg.read_open && (!strcmp(method, "GET") || !strcmp(method, "HEAD")))
+	if (h->o->cfg.read_open && (!strcmp(method, "GET") || !strcmp(method, "HEAD")) &&
+	    !always_closed(url))
 		return 0;
 	hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	switch (orch_auth_check(&h->o->tokens, hdr)) {
@@ -91,12 +101,12 @@ static int check_auth(struct orch_http *h, struct MHD_Connection *c, const char 
 	}
 }
 
-static enum MHD_Result first_call(struct orch_http *h, struct MHD_Connection *c, const char *method,
-				  void **con_cls)
+static enum MHD_Result first_call(struct orch_http *h, struct MHD_Connection *c, const char *url,
+				  const char *method, void **con_cls)
 {
 	const char *cl =
 	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	int status = check_auth(h, c, method);
+	int status = check_auth(h, c, method, url);
 	struct req *r;
 
 	if (status == 401)
@@ -133,6 +143,19 @@ static void append(struct req *r, const char *data, size_t n, size_t max)
 	r->len += n;
 }
 
+/* Query parameters into an object; one given twice becomes null. */
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+			       const char *value)
+{
+	json_t *q = cls;
+
+	if (json_object_get(q, key))
+		json_object_set_new(q, key, json_null());
+	else
+		json_object_set_new(q, key, json_string(value ? value : ""));
+	return MHD_YES;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
 			       const char *method, const char *version, const char *upload_data,
 			       size_t *upload_data_size, void **con_cls)
@@ -144,7 +167,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	enum MHD_Result ret;
 
 	if (!r)
-		return first_call(h, c, method, con_cls);
+		return first_call(h, c, url, method, con_cls);
 	if (*upload_data_size) {
 		append(r, upload_data, *upload_data_size, h->o->cfg.max_body);
 		*upload_data_size = 0;
@@ -152,11 +175,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	}
 	if (r->too_large)
 		return send_error(c, h->o, 413, "request body too large");
-	rq = (struct orch_request){
-	    .method = method, .path = url, .body = r->buf, .body_len = r->len};
+	rq = (struct orch_request){.method = method,
+				   .path = url,
+				   .body = r->buf,
+				   .body_len = r->len,
+				   .query = json_object()};
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, rq.query);
 	pthread_mutex_lock(&h->o->lock);
 	orch_api_handle(h->o, &rq, &rs);
 	pthread_mutex_unlock(&h->o->lock);
+	json_decref(rq.query);
 	ret = send_json(c, h->o, rs.status, rs.body, rs.allow);
 	json_decref(rs.body);
 	return ret;

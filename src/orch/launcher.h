@@ -6,7 +6,8 @@
  * and returns a process handle. start() must not block for long: it starts
  * the instance and returns; ready() then says when the instance has come
  * up (the health checker calls it until it does, bounded by the start
- * timeout). stop() ends the instance (gracefully first, then forcibly) and
+ * timeout). stop() ends the instance (gracefully first, then forcibly),
+ * terminate() only sends the request (for callers that must not wait), and
  * alive() says whether the process still exists. adopt() takes over an
  * instance a previous orchestrator started (after a restart), if it still
  * runs.
@@ -42,6 +43,9 @@ struct orch_launcher {
 	bool (*alive)(struct orch_proc *p);
 	/* Stop within timeout_ms (then force). 0 or negative errno. */
 	int (*stop)(struct orch_proc *p, unsigned timeout_ms);
+	/* Ask it to stop (force: at once), without waiting; alive() tells when
+	 * it is gone. 0 or negative errno. */
+	int (*terminate)(struct orch_proc *p, bool force);
 	/* A process started earlier with this pid and start time: true if it
 	 * still runs and p now describes it. */
 	bool (*adopt)(const char *name, pid_t pid, uint64_t start_time, struct orch_proc *p);

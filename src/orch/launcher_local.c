@@ -212,6 +212,13 @@ static int local_stop(struct orch_proc *p, unsigned timeout_ms)
 	return local_alive(p) ? -ETIMEDOUT : 0;
 }
 
+static int local_terminate(struct orch_proc *p, bool force)
+{
+	if (!local_alive(p))
+		return 0;
+	return kill(p->pid, force ? SIGKILL : SIGTERM) ? -errno : 0;
+}
+
 static bool local_adopt(const char *name, pid_t pid, uint64_t start_time, struct orch_proc *p)
 {
 	char path[64], cmd[PATH_MAX + 64], want[PATH_MAX];
@@ -250,5 +257,6 @@ const struct orch_launcher orch_launcher_local = {
     .ready = local_ready,
     .alive = local_alive,
     .stop = local_stop,
+    .terminate = local_terminate,
     .adopt = local_adopt,
 };

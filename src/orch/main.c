@@ -9,8 +9,8 @@
  * orchestrator finds everything it had), instances a previous run started
  * and that still run are adopted, then the API listens and logs
  * "ready: listening on ADDRESS:PORT". The main loop runs one heartbeat tick
- * per interval. SIGTERM/SIGINT stop the orchestrator, not the instances:
- * they carry traffic whether or not it runs.
+ * per interval, then the steering round (tables, epochs). SIGTERM/SIGINT stop the orchestrator, not
+ * the instances: they carry traffic whether or not it runs.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,6 +25,8 @@
 #include "orch/health.h"
 #include "orch/http.h"
 #include "orch/orch.h"
+#include "orch/policy.h"
+#include "orch/steer.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -80,6 +82,15 @@ static int run(struct slnf_orch *o)
 		  json_array_size(orch_desired_list(o->desired.doc, ORCH_POOLS)),
 		  json_array_size(orch_desired_list(o->desired.doc, ORCH_INSTANCES)),
 		  o->cfg.store.backend);
+	rc = orch_steer_init(o);
+	if (rc) {
+		slnf_errorf(&err, -rc, "store", "orch/epoch", "the steering epoch: %s",
+			    strerror(-rc));
+		slnf_store_close(o->store);
+		return fail(1, &err);
+	}
+	SLNF_INFO("orch", "steering epoch %llu, %u steer node(s)",
+		  (unsigned long long)o->steer_epoch, o->cfg.n_steer_sockets);
 	orch_launcher_local_setup(o->cfg.slnfd, o->cfg.run_dir);
 	o->launcher = &orch_launcher_local;
 	orch_health_adopt(o);
@@ -96,6 +107,8 @@ static int run(struct slnf_orch *o)
 	for (uint64_t next = orch_now_ms(); !stop_requested;) {
 		pthread_mutex_lock(&o->lock);
 		orch_health_tick(o);
+		orch_steer_tick(o);
+		orch_policy_tick(o);
 		pthread_mutex_unlock(&o->lock);
 		next += o->cfg.interval_ms;
 		if (next < orch_now_ms())

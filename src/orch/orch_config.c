@@ -98,12 +98,54 @@ static void get_str(struct pctx *c, json_t *o, const char *field, const char *ke
 	snprintf(out, size, "%s", json_string_value(v));
 }
 
-static const char *const top_keys[] = {"listen", "auth",      "store",	  "slnfd", "run_dir",
-				       "health", "instances", "max_body", NULL};
+static const char *const top_keys[] = {"listen", "auth",      "store",	  "slnfd",    "run_dir",
+				       "health", "instances", "max_body", "steering", NULL};
 static const char *const listen_keys[] = {"address", "port", NULL};
 static const char *const auth_keys[] = {"tokens_file", "read_open", NULL};
 static const char *const health_keys[] = {"interval_ms", "detection_ms", NULL};
-static const char *const inst_keys[] = {"start_timeout_ms", "stop_timeout_ms", NULL};
+static const char *const inst_keys[] = {"start_timeout_ms", "stop_timeout_ms", "drain_timeout_ms",
+					NULL};
+static const char *const steer_keys[] = {"sockets", "push_interval_ms", NULL};
+
+/* steering.sockets: 1..ORCH_STEER_SOCKETS_MAX distinct socket paths. */
+static void parse_steering(struct pctx *c, json_t *top, struct orch_config *cfg)
+{
+	json_t *st = get_obj(c, top, "steering", steer_keys);
+	json_t *socks = st ? json_object_get(st, "sockets") : NULL, *v;
+	char field[64];
+	size_t i;
+
+	get_uint(c, st, "steering.push_interval_ms", "push_interval_ms", 10, 600000, 1000,
+		 &cfg->push_interval_ms);
+	if (!st)
+		return;
+	if (!json_is_array(socks) || !json_array_size(socks) ||
+	    json_array_size(socks) > ORCH_STEER_SOCKETS_MAX) {
+		failf(c, "steering.sockets",
+		      socks ? "expected an array of 1..16 socket paths"
+			    : "missing (required: the steer nodes' control sockets)");
+		return;
+	}
+	json_array_foreach(socks, i, v)
+	{
+		snprintf(field, sizeof(field), "steering.sockets[%zu]", i);
+		if (!json_is_string(v) || !json_string_length(v)) {
+			failf(c, field, "expected a socket path");
+			return;
+		}
+		if (json_string_length(v) >= ORCH_SOCKET_PATH_MAX) {
+			failf(c, field, "longer than 107 characters (a Unix socket path)");
+			return;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(cfg->steer_sockets[j], json_string_value(v))) {
+				failf(c, field, "listed twice");
+				return;
+			}
+		snprintf(cfg->steer_sockets[i], ORCH_SOCKET_PATH_MAX, "%s", json_string_value(v));
+		cfg->n_steer_sockets = (unsigned)i + 1;
+	}
+}
 
 static void parse_top(struct pctx *c, json_t *top, struct orch_config *cfg)
 {
@@ -150,6 +192,9 @@ static void parse_top(struct pctx *c, json_t *top, struct orch_config *cfg)
 		 &cfg->start_timeout_ms);
 	get_uint(c, i, "instances.stop_timeout_ms", "stop_timeout_ms", 10, 60000, 3000,
 		 &cfg->stop_timeout_ms);
+	get_uint(c, i, "instances.drain_timeout_ms", "drain_timeout_ms", 0, 600000, 5000,
+		 &cfg->drain_timeout_ms);
+	parse_steering(c, top, cfg);
 	get_uint(c, top, "max_body", "max_body", 1024, 16 << 20, 1 << 20, &cfg->max_body);
 }
 

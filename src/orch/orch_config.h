@@ -2,7 +2,8 @@
  * orch_config.h - slnf-orch's own configuration (one JSON file): where the
  * API listens, the token file, the store holding the desired state (the
  * same "store" section as slnfd's config, parsed by the same code), the
- * slnfd binary and directory for local instances, and the heartbeat.
+ * slnfd binary and directory for local instances, the heartbeat, and the
+ * steering nodes (slnfd role steer) that get the steering tables.
  * docs/orchestrator.md documents every field.
  */
 #ifndef SLNF_ORCH_CONFIG_H
@@ -18,6 +19,9 @@
 #include "slnf/error.h"
 #include "slnf/store.h"
 
+#define ORCH_STEER_SOCKETS_MAX 16
+#define ORCH_SOCKET_PATH_MAX   108 /* sizeof(sockaddr_un.sun_path) */
+
 struct orch_config {
 	char file[PATH_MAX];
 	char address[64]; /* listen.address, an IPv4 address */
@@ -31,6 +35,11 @@ struct orch_config {
 	unsigned interval_ms;  /* heartbeat interval */
 	unsigned detection_ms; /* no answer this long: down */
 	unsigned start_timeout_ms, stop_timeout_ms;
+	unsigned drain_timeout_ms; /* a draining instance is stopped by then at the latest */
+	/* steering: the steer nodes' control sockets, and the resend interval */
+	char steer_sockets[ORCH_STEER_SOCKETS_MAX][ORCH_SOCKET_PATH_MAX];
+	unsigned n_steer_sockets;
+	unsigned push_interval_ms;
 	unsigned max_body; /* request bodies larger than this: 413 */
 };
 

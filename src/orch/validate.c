@@ -156,7 +156,7 @@ int orch_validate_tenant(json_t *tenant, struct orch_verr *e)
 	return rc;
 }
 
-static const char *const pool_keys[] = {"name", "tenant", "min", "max", NULL};
+static const char *const pool_keys[] = {"name", "tenant", "min", "max", "template", "policy", NULL};
 
 static int get_count(json_t *o, const char *key, long long def, long long *out, struct orch_verr *e)
 {
@@ -203,8 +203,9 @@ json_t *orch_instance_tenant(json_t *inst, json_t *doc)
 	return t ? orch_desired_find(doc, ORCH_TENANTS, t, NULL) : NULL;
 }
 
-static const char *const inst_keys[] = {"name", "pool",	 "ports",      "workers",
-					"eal",	"mbufs", "neighbours", NULL};
+/* "draining" is the orchestrator's mark (drain.h), refused in requests */
+static const char *const inst_keys[] = {"name",	 "pool",       "ports",	   "workers", "eal",
+					"mbufs", "neighbours", "draining", NULL};
 static const char *const passthrough[] = {"workers", "eal", "mbufs", "neighbours", NULL};
 
 json_t *orch_instance_config(json_t *inst, json_t *doc, const struct orch_config *cfg)
