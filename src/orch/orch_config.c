@@ -104,8 +104,28 @@ static const char *const listen_keys[] = {"address", "port", NULL};
 static const char *const auth_keys[] = {"tokens_file", "read_open", NULL};
 static const char *const health_keys[] = {"interval_ms", "detection_ms", NULL};
 static const char *const inst_keys[] = {"start_timeout_ms", "stop_timeout_ms", "drain_timeout_ms",
-					NULL};
+					"store", NULL};
 static const char *const steer_keys[] = {"sockets", "push_interval_ms", NULL};
+
+/* instances.store: the store the instances get when it is not the
+ * orchestrator's own (the `local` baseline of the failover tests, or a
+ * deployment keeping NF state apart from the desired state). Checked as
+ * slnfd checks a store section; `local` is allowed here. */
+static void parse_instance_store(struct pctx *c, json_t *inst, struct orch_config *cfg)
+{
+	struct slnf_store_config sc;
+	if (c->rc || !inst || !json_object_get(inst, "store"))
+		return;
+	c->rc = slnf_config_parse_store(inst, c->file, &sc, c->err);
+	char *at = c->rc ? strstr(c->err->msg, ": store") : NULL;
+	if (at) { /* its messages say "store.<field>": this one is under instances */
+		char rest[sizeof(c->err->msg)];
+		snprintf(rest, sizeof(rest), "%s", at + 2);
+		snprintf(at, sizeof(c->err->msg) - (size_t)(at - c->err->msg), ": instances.%s", rest);
+	}
+	if (!c->rc)
+		cfg->instance_store_json = json_deep_copy(json_object_get(inst, "store"));
+}
 
 /* steering.sockets: 1..ORCH_STEER_SOCKETS_MAX distinct socket paths. */
 static void parse_steering(struct pctx *c, json_t *top, struct orch_config *cfg)
@@ -194,6 +214,7 @@ static void parse_top(struct pctx *c, json_t *top, struct orch_config *cfg)
 		 &cfg->stop_timeout_ms);
 	get_uint(c, i, "instances.drain_timeout_ms", "drain_timeout_ms", 0, 600000, 5000,
 		 &cfg->drain_timeout_ms);
+	parse_instance_store(c, i, cfg);
 	parse_steering(c, top, cfg);
 	get_uint(c, top, "max_body", "max_body", 1024, 16 << 20, 1 << 20, &cfg->max_body);
 }
@@ -252,4 +273,6 @@ void orch_config_free(struct orch_config *cfg)
 {
 	json_decref(cfg->store_json);
 	cfg->store_json = NULL;
+	json_decref(cfg->instance_store_json);
+	cfg->instance_store_json = NULL;
 }

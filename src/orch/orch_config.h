@@ -30,6 +30,7 @@ struct orch_config {
 	bool read_open; /* GETs without a token */
 	struct slnf_store_config store;
 	json_t *store_json; /* the "store" section as given, for instance configs */
+	json_t *instance_store_json; /* instances.store, when instances get another store */
 	char slnfd[PATH_MAX];
 	char run_dir[72];      /* instance configs, logs, control sockets (short: socket paths) */
 	unsigned interval_ms;  /* heartbeat interval */

@@ -220,7 +220,9 @@ json_t *orch_instance_config(json_t *inst, json_t *doc, const struct orch_config
 	c = tenant_config(tenant, name);
 	snprintf(sock, sizeof(sock), "%s/%s.sock", cfg->run_dir, name);
 	json_object_set_new(c, "control", json_pack("{s:s}", "socket", sock));
-	if (cfg->store_json)
+	if (cfg->instance_store_json)
+		json_object_set(c, "store", cfg->instance_store_json);
+	else if (cfg->store_json)
 		json_object_set(c, "store", cfg->store_json);
 	else
 		json_object_del(c, "store"); /* slnfd's default store */

@@ -299,6 +299,19 @@ static void test_config_steering(void **state)
 				      "f", &c, &err) < 0);
 	assert_non_null(strstr(err.msg, "f: instances.drain_timeout_ms: "));
 	orch_config_free(&c);
+	/* instances.store: the instances' own store, local allowed there */
+	assert_int_equal(orch_config_parse("{\"auth\":{\"tokens_file\":\"x\"},\"instances\":"
+					   "{\"store\":{\"backend\":\"local\"}}}",
+					   "f", &c, &err),
+			 0);
+	assert_string_equal(
+		json_string_value(json_object_get(c.instance_store_json, "backend")), "local");
+	orch_config_free(&c);
+	assert_true(orch_config_parse("{\"auth\":{\"tokens_file\":\"x\"},\"instances\":"
+				      "{\"store\":{\"backend\":\"lokal\"}}}",
+				      "f", &c, &err) < 0);
+	assert_non_null(strstr(err.msg, "f: instances.store.backend: "));
+	orch_config_free(&c);
 }
 
 static void test_control_long_line_large_answer(void **state)
