@@ -17,9 +17,11 @@ launches the instances), then, one step per line:
    orchestrator noticing and the steering table without it;
 5. waits for the 50 transfers: every one completes with correct data; the
    longest stall a connection saw is printed;
-6. scales out (slnfctl scale p1 3): the new instance starts, joins the
+6. shows the orchestrator having restarted the killed instance, back in
+   the table;
+7. scales out (slnfctl scale p1 3): the new instance starts, joins the
    table, and new connections spread over it;
-7. prints the instances and the steering table.
+8. prints the instances and the steering table.
 
 Everything is torn down at the end, on Ctrl-C, or on failure; the exit
 status is 1 if a step failed. Run as root (make run does).
@@ -98,21 +100,28 @@ def story(f):
          f"state was in the store; longest stall {stall:.0f} ms", ok=ok,
          detail="" if ok else json.dumps([c for c in res["conns"] if not c["ok"]][:3]))
 
+    f.wait_up(names)
+    f.wait_steered(names)
+    restarts = f.instance(victim)["status"]["restarts"]
+    step(f"the orchestrator restarted {victim} (restarts: {restarts}): it is back in the "
+         "table, and the flows Maglev gives back to it found their state in the store",
+         detail=ctl(f, "instances"))
+
     before = steered_packets(f)
     ctl(f, "scale", POOL, "3")
     new = f"{POOL}-3"
     t0 = time.monotonic()
     f.wait_up([new])
-    f.wait_steered([survivor, new])
+    f.wait_steered(names + [new])
     step(f"slnfctl scale {POOL} 3: {new} started and joined the table in "
          f"{time.monotonic() - t0:.1f} s (nothing migrated)")
     report = f.start_receiver(port=5002)
     res = wait_senders(f.start_senders(conns=30, nbytes=300_000, seconds=3, port=5002))
     after = steered_packets(f)
-    share = {n: after.get(n, 0) - before.get(n, 0) for n in (survivor, new)}
+    share = {n: after.get(n, 0) - before.get(n, 0) for n in names + [new]}
     ok = res["failed"] == 0 and share[new] > 0
-    step(f"30 new connections spread over {survivor} and {new} "
-         f"(packets steered: {share[survivor]} and {share[new]}), all completed", ok=ok,
+    step("30 new connections spread over the three, all completed (packets steered: " +
+         ", ".join(f"{n} {v}" for n, v in share.items()) + ")", ok=ok,
          detail=ctl(f, "steering"))
 
 

@@ -43,6 +43,7 @@ json_t *orch_view_instance(struct slnf_orch *o, json_t *inst)
 				    json_integer((json_int_t)(now - in->last_ok_ms)));
 	json_object_set_new(st, "probes", json_integer((json_int_t)in->probes));
 	json_object_set_new(st, "probe_failures", json_integer((json_int_t)in->probe_failures));
+	json_object_set_new(st, "restarts", json_integer((json_int_t)in->restarts));
 	if (in->reason[0])
 		json_object_set_new(st, "reason", json_string(in->reason));
 	if (in->proc.socket_path[0])

@@ -41,15 +41,20 @@ static void watch_start(struct slnf_orch *o, struct orch_inst *in, uint64_t now)
 	struct slnf_error err = {{0}};
 	int r = o->launcher->ready(&in->proc, &err);
 
+	/* a restart that does not come up is down again (retried, backing
+	 * off); a first start that does not is failed (a config problem) */
+	enum orch_inst_state bad = in->restart_streak ? ORCH_INST_DOWN : ORCH_INST_FAILED;
+
 	if (r < 0) {
-		orch_inst_set_state(o, in, ORCH_INST_FAILED, err.msg);
+		orch_inst_set_state(o, in, bad, err.msg);
 	} else if (r > 0 && !orch_control_ask(in->proc.socket_path, "ping\n", NULL, 0,
 					      orch_probe_timeout(o))) {
 		in->last_ok_ms = now;
+		in->restart_streak = 0;
 		orch_inst_set_state(o, in, ORCH_INST_UP, "");
 	} else if (now - in->since_ms > o->cfg.start_timeout_ms) {
 		o->launcher->stop(&in->proc, o->cfg.stop_timeout_ms);
-		orch_inst_set_state(o, in, ORCH_INST_FAILED, "not ready within the start timeout");
+		orch_inst_set_state(o, in, bad, "not ready within the start timeout");
 	}
 }
 
@@ -64,6 +69,24 @@ static unsigned heartbeat_timeout(const struct slnf_orch *o, const struct orch_i
 	if (in->state == ORCH_INST_UP && deadline > now && deadline - now < t)
 		t = deadline - now;
 	return t ? (unsigned)t : 1;
+}
+
+/* The wait before restarting an exited instance: instances.restart_ms,
+ * doubled for each restart in a row that did not come up, at most 32x. */
+uint64_t orch_restart_delay(const struct orch_config *cfg, unsigned streak)
+{
+	return (uint64_t)cfg->restart_ms << (streak < 5 ? streak : 5);
+}
+
+/* A down instance whose process is gone is launched again once its
+ * back-off has passed: failover already moved its flows, this restores
+ * the pool's capacity. A hung one (process alive, not answering) is left
+ * down for an operator: killing it could lose what it shows. */
+static bool restart_due(struct slnf_orch *o, struct orch_inst *in, uint64_t now)
+{
+	if (in->state != ORCH_INST_DOWN || !o->cfg.restart_ms || o->launcher->alive(&in->proc))
+		return false;
+	return now - in->since_ms >= orch_restart_delay(&o->cfg, in->restart_streak);
 }
 
 static void heartbeat(struct slnf_orch *o, struct orch_inst *in, uint64_t now)
@@ -128,6 +151,14 @@ void orch_health_tick(struct slnf_orch *o)
 			break;
 		case ORCH_INST_UP:
 		case ORCH_INST_DOWN:
+			if (restart_due(o, in, now)) {
+				in->restarts++;
+				in->restart_streak++;
+				SLNF_INFO("orch", "instance %s: restarting (restart %llu, %s)", in->name,
+					  (unsigned long long)in->restarts, in->reason);
+				launch(o, e, in);
+				break;
+			}
 			heartbeat(o, in, now);
 			break;
 		case ORCH_INST_FAILED:

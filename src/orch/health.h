@@ -18,6 +18,9 @@
 
 /* One heartbeat round; the caller holds o->lock. */
 void orch_health_tick(struct slnf_orch *o);
+/* How long a down instance whose process exited waits before it is started
+ * again, after streak restarts in a row that did not come up. */
+uint64_t orch_restart_delay(const struct orch_config *cfg, unsigned streak);
 
 /* After loading the desired state: take over instances a previous
  * orchestrator started and that still run. */

@@ -58,6 +58,9 @@ struct orch_inst {
 	/* load policy (policy.c): the last sample of its packet counter */
 	uint64_t pol_pkts, pol_ms;
 	double pps; /* packets/s over the last interval (-1: unknown) */
+	/* restarts (health.c): of a process that exited while down */
+	uint64_t restarts;       /* in all */
+	unsigned restart_streak; /* in a row without reaching up: the back-off */
 };
 
 /* The push state of one steer node (cfg.steer_sockets[i]). */

@@ -104,7 +104,7 @@ static const char *const listen_keys[] = {"address", "port", NULL};
 static const char *const auth_keys[] = {"tokens_file", "read_open", NULL};
 static const char *const health_keys[] = {"interval_ms", "detection_ms", NULL};
 static const char *const inst_keys[] = {"start_timeout_ms", "stop_timeout_ms", "drain_timeout_ms",
-					"store", NULL};
+					"restart_ms", "store", NULL};
 static const char *const steer_keys[] = {"sockets", "push_interval_ms", NULL};
 
 /* instances.store: the store the instances get when it is not the
@@ -214,6 +214,7 @@ static void parse_top(struct pctx *c, json_t *top, struct orch_config *cfg)
 		 &cfg->stop_timeout_ms);
 	get_uint(c, i, "instances.drain_timeout_ms", "drain_timeout_ms", 0, 600000, 5000,
 		 &cfg->drain_timeout_ms);
+	get_uint(c, i, "instances.restart_ms", "restart_ms", 0, 600000, 1000, &cfg->restart_ms);
 	parse_instance_store(c, i, cfg);
 	parse_steering(c, top, cfg);
 	get_uint(c, top, "max_body", "max_body", 1024, 16 << 20, 1 << 20, &cfg->max_body);

@@ -37,6 +37,7 @@ struct orch_config {
 	unsigned detection_ms; /* no answer this long: down */
 	unsigned start_timeout_ms, stop_timeout_ms;
 	unsigned drain_timeout_ms; /* a draining instance is stopped by then at the latest */
+	unsigned restart_ms;       /* an exited instance is started again after this (0: never) */
 	/* steering: the steer nodes' control sockets, and the resend interval */
 	char steer_sockets[ORCH_STEER_SOCKETS_MAX][ORCH_SOCKET_PATH_MAX];
 	unsigned n_steer_sockets;

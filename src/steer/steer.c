@@ -162,7 +162,7 @@ json_t *slnf_steer_push(struct slnf_steer *s, const char *text, uint64_t now_ms)
 	for (size_t i = 0; !answer && i < json_array_size(tenants); i++) {
 		json_t *e = json_array_get(tenants, i);
 		const char *name = json_string_value(json_object_get(e, "name"));
-		char field[32];
+		char field[48];
 		snprintf(field, sizeof(field), "tenants[%zu].name", i);
 		which[n] = name ? tenant_index(s->cfg, name) : -1;
 		if (which[n] < 0) {

@@ -11,6 +11,7 @@ instances, watching their heartbeats and pushing steering tables.
 - failover with the shm store and with redis: the busiest instance is
   killed; reported: the longest stall a connection saw (failure detection
   included) and the time from the kill to the steering table without it;
+  then the orchestrator restarts it and it rejoins the table;
 - failover with churn: new connections keep opening up to the kill and
   after it: those too complete;
 - failover with a large state: 50,000 extra tracked UDP connections (and
@@ -77,10 +78,11 @@ def fail_over_under_transfers(f, record_property):
     report = f.start_receiver()
     senders = f.start_senders(conns=CONNS, nbytes=NBYTES, seconds=SECONDS)
     time.sleep(2.0)
-    kill_busiest_and_wait(f, record_property)
+    victim, _ = kill_busiest_and_wait(f, record_property)
     res = wait_senders(senders)
     stall = assert_transfers_intact(res, report, CONNS)
     record_property("figure: longest stall of a connection (ms)", round(stall * 1000))
+    return victim
 
 
 @pytest.mark.parametrize("store", ["shm", "redis"])
@@ -88,7 +90,12 @@ def test_failover_sigkill_busiest_instance_keeps_all_transfers(store, tmp_path,
                                                                 record_property):
     with store_for(store, tmp_path) as st, Fabric(slots=2, store=st) as f:
         bring_up(f)
-        fail_over_under_transfers(f, record_property)
+        victim = fail_over_under_transfers(f, record_property)
+        # the orchestrator starts the exited instance again (instances.
+        # restart_ms) and it rejoins the table: the pool is whole again
+        f.wait_up(["i1", "i2"])
+        f.wait_steered(["i1", "i2"])
+        assert f.instance(victim)["status"]["restarts"] == 1
         _, stats = f.api("GET", "/v1/stats", expect=200)
         if "last_failover_ms" in stats:
             record_property("figure: orchestrator's last heartbeat to push (ms)",

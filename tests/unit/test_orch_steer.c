@@ -29,6 +29,7 @@
 #include "orch/api.h"
 #include "orch/control.h"
 #include "orch/drain.h"
+#include "orch/health.h"
 #include "orch/epoch.h"
 #include "orch/flows.h"
 #include "orch/steer.h"
@@ -274,6 +275,11 @@ static void test_config_steering(void **state)
 	assert_int_equal(c.n_steer_sockets, 0);
 	assert_int_equal(c.push_interval_ms, 1000);
 	assert_int_equal(c.drain_timeout_ms, 5000);
+	/* an exited instance is restarted after 1 s, backing off to 32 s */
+	assert_int_equal(c.restart_ms, 1000);
+	assert_int_equal(orch_restart_delay(&c, 0), 1000);
+	assert_int_equal(orch_restart_delay(&c, 3), 8000);
+	assert_int_equal(orch_restart_delay(&c, 9), 32000);
 	orch_config_free(&c);
 	assert_true(orch_config_parse("{\"auth\":{\"tokens_file\":\"x\"},\"steering\":"
 				      "{\"sockets\":[\"/a\"],\"interval\":1}}",
