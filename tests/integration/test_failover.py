@@ -25,6 +25,7 @@ Timings are reported (pytest's "measured figures" section), never asserted.
 """
 
 import contextlib
+import json
 import time
 
 import pytest
@@ -72,14 +73,21 @@ def kill_busiest_and_wait(f, record_property):
     return victim, survivor
 
 
+def record_drops(f, name, record_property):
+    """The instance's drops by reason, where not zero: what a stall was made of."""
+    drops = {k: v for k, v in f.instance_stats(name)["drops"].items() if v}
+    record_property(f"figure: drops at {name}", json.dumps(drops, sort_keys=True))
+
+
 def fail_over_under_transfers(f, record_property):
     """50 transfers; 2 s in, kill the busiest instance; every transfer must
     complete intact. Records the longest stall."""
     report = f.start_receiver()
     senders = f.start_senders(conns=CONNS, nbytes=NBYTES, seconds=SECONDS)
     time.sleep(2.0)
-    victim, _ = kill_busiest_and_wait(f, record_property)
+    victim, survivor = kill_busiest_and_wait(f, record_property)
     res = wait_senders(senders)
+    record_drops(f, survivor, record_property)
     stall = assert_transfers_intact(res, report, CONNS)
     record_property("figure: longest stall of a connection (ms)", round(stall * 1000))
     return victim
@@ -110,10 +118,11 @@ def test_failover_with_churn_keeps_new_connections_too(tmp_path, record_property
         senders = f.start_senders(conns=CONNS, nbytes=NBYTES, seconds=SECONDS,
                                   churn_per_s=40, churn_until=stop)
         time.sleep(2.0)
-        kill_busiest_and_wait(f, record_property)
+        _, survivor = kill_busiest_and_wait(f, record_property)
         time.sleep(0.5)  # connections keep opening through and after the kill
         stop.write_text("")
         res = wait_senders(senders)
+        record_drops(f, survivor, record_property)
         stall = assert_transfers_intact(res, report, CONNS)
         churned = [c for c in res["conns"] if c["kind"] == "churn"]
         assert len(churned) >= 40, len(churned)
