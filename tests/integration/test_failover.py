@@ -19,7 +19,9 @@ instances, watching their heartbeats and pushing steering tables.
   small-state one (compare in the summary: it must not grow with the state);
 - the baseline: the same with the `local` store (each instance keeps its
   own state, the classic stateful NF): the killed instance's connections
-  break, the other instance's complete. This is what stateless buys.
+  break, the other instance's complete. This is what stateless buys;
+- the steering node itself SIGKILLed and started again: it gets the tables
+  at the next push and every transfer completes.
 
 Timings are reported (pytest's "measured figures" section), never asserted.
 """
@@ -177,3 +179,24 @@ def test_baseline_local_store_breaks_the_killed_instances_connections(tmp_path,
         st = f.instance_stats(f.steered_instances()[0])
         assert st["drops"]["fw_invalid"] + st["drops"]["fw_deny"] + \
             st["drops"]["nat_unmapped"] > 0, st["drops"]
+
+
+def test_steering_node_sigkill_and_restart_keeps_all_transfers(record_property):
+    """The steering node keeps no state: kill it, start a new one, and the
+    orchestrator's next push (steering.push_interval_ms) gives it the
+    tables; every transfer completes."""
+    with Fabric(slots=2) as f:
+        bring_up(f)
+        report = f.start_receiver()
+        senders = f.start_senders(conns=CONNS, nbytes=NBYTES, seconds=SECONDS)
+        time.sleep(2.0)
+        f.steer.kill()
+        f.steer.wait(timeout=10)
+        t0 = time.monotonic()
+        f.start_steer()
+        f.wait_steered(["i1", "i2"])
+        record_property("figure: steering node restart to tables pushed (ms)",
+                        round((time.monotonic() - t0) * 1000))
+        res = wait_senders(senders)
+        stall = assert_transfers_intact(res, report, CONNS)
+        record_property("figure: longest stall of a connection (ms)", round(stall * 1000))
