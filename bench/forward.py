@@ -20,13 +20,13 @@ passes or fails on speed.
 Usage: sudo bench/forward.py [--rounds N] [--seconds S]
 """
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
 import topo  # noqa: E402
+from iperf import iperf  # noqa: E402
 
 def busy_poll(cfg):
     cfg["workers"]["busy_poll"] = True
@@ -54,29 +54,6 @@ GATEWAYS = [("kernel", "kernel", "af_packet", None),
             ("slnfd af_xdp busy", "slnfd", "af_xdp", busy_poll),
             ("+firewall, local", "slnfd", "af_xdp", with_firewall("local")),
             ("+firewall, shm", "slnfd", "af_xdp", with_firewall("shm"))]
-
-
-def iperf(t, udp, seconds):
-    srv = t.spawn(t.ns_server, ["iperf3", "-s", "-1", "-B", t.server_ip],
-                  stdout=topo.subprocess.DEVNULL, stderr=topo.subprocess.DEVNULL)
-    try:
-        cmd = ["iperf3", "-c", t.server_ip, "-t", str(seconds), "-J", "--connect-timeout", "3000"]
-        if udp:
-            cmd += ["-u", "-l", "18", "-b", "0"]
-        for attempt in range(20):  # the server may take a moment to listen
-            r = topo.run(cmd, ns=t.ns_client, check=False, timeout=seconds + 30)
-            if r.returncode == 0 and "error" not in json.loads(r.stdout or "{}"):
-                break
-            topo.time.sleep(0.2)
-        else:
-            raise topo.CommandError(f"iperf3 failed: {r.stdout[-500:]} {r.stderr[-500:]}")
-        end = json.loads(r.stdout)["end"]
-        if udp:
-            s = end["sum"]
-            return (s["packets"] - s["lost_packets"]) / s["seconds"]
-        return end["sum_received"]["bits_per_second"] / 1e9
-    finally:
-        topo.stop_process(srv)
 
 
 def main():

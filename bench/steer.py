@@ -19,7 +19,6 @@ ratios show the hop's cost, not a scaling curve. Not a test.
 Usage: sudo SLNFD=build/slnfd bench/steer.py [--rounds N] [--seconds S]
 """
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
 import topo  # noqa: E402
 from fabric import Fabric  # noqa: E402
+from iperf import iperf  # noqa: E402
 
 
 def chain(n):
@@ -40,30 +40,6 @@ def chain(n):
 def route_via(f, client_gw, server_gw):
     topo.run(["ip", "route", "replace", "default", "via", client_gw], ns=f.ns_client)
     topo.run(["ip", "route", "replace", "default", "via", server_gw], ns=f.ns_server)
-
-
-def iperf(f, udp, seconds):
-    srv = f.spawn(f.ns_server, ["iperf3", "-s", "-1", "-B", f.server_ip],
-                  stdout=topo.subprocess.DEVNULL, stderr=topo.subprocess.DEVNULL)
-    try:
-        cmd = ["iperf3", "-c", f.server_ip, "-t", str(seconds), "-J", "-P", "4",
-               "--connect-timeout", "3000"]
-        if udp:
-            cmd += ["-u", "-l", "18", "-b", "0"]
-        for _ in range(20):  # the server may take a moment to listen
-            r = topo.run(cmd, ns=f.ns_client, check=False, timeout=seconds + 30)
-            if r.returncode == 0 and "error" not in json.loads(r.stdout or "{}"):
-                break
-            topo.time.sleep(0.2)
-        else:
-            raise topo.CommandError(f"iperf3 failed: {r.stdout[-500:]} {r.stderr[-500:]}")
-        end = json.loads(r.stdout)["end"]
-        if udp:
-            s = end["sum"]
-            return (s["packets"] - s["lost_packets"]) / s["seconds"]
-        return end["sum_received"]["bits_per_second"] / 1e9
-    finally:
-        topo.stop_process(srv)
 
 
 def main():
@@ -90,8 +66,8 @@ def main():
                 topo.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", f.server_ip],
                          ns=f.ns_client, timeout=20)
                 r = results[p]
-                r["udp_pps"].append(iperf(f, True, args.seconds))
-                r["tcp_gbps"].append(iperf(f, False, args.seconds))
+                r["udp_pps"].append(iperf(f, True, args.seconds, streams=4))
+                r["tcp_gbps"].append(iperf(f, False, args.seconds, streams=4))
                 print(f"round {rnd + 1}/{args.rounds} {p}: udp {r['udp_pps'][-1]:.0f} pps, "
                       f"tcp {r['tcp_gbps'][-1]:.2f} Gbit/s", flush=True)
     base = {k: statistics.median(results["direct"][k]) for k in ("udp_pps", "tcp_gbps")}

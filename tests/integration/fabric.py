@@ -419,13 +419,6 @@ class Fabric(Scene):
 
     # ---- traffic -----------------------------------------------------------
 
-    def spawn(self, ns, cmd, **kw):
-        kw.setdefault("stdin", subprocess.DEVNULL)
-        p = subprocess.Popen(in_ns(ns, cmd), start_new_session=True, text=True, **kw)
-        self.helpers.append(p)
-        LIVE_PROCS[p.pid] = p
-        return p
-
     def start_receiver(self, port=5001):
         report = self.tmp / f"received-{port}.jsonl"
         report.write_text("")

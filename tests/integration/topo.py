@@ -290,6 +290,15 @@ class Scene:
             raise CommandError("cleanup failed:\n" + "\n".join(errors))
         return False
 
+    def spawn(self, ns, cmd, **kw):
+        """Start a background process in ns; it is stopped by close() (self.helpers)."""
+        kw.setdefault("stdin", subprocess.DEVNULL)
+        p = subprocess.Popen(in_ns(ns, cmd), start_new_session=True, text=True, **kw)
+        self.helpers.append(p)
+        LIVE_PROCS[p.pid] = p
+        return p
+
+
 
 class Topo(Scene):
     """client <-> gateway <-> server in three fresh namespaces."""
@@ -456,14 +465,6 @@ class Topo(Scene):
         return errors
 
     # ---- helpers for tests ---------------------------------------------------
-
-    def spawn(self, ns, cmd, **kw):
-        """Start a background process in ns; it is stopped by close()."""
-        kw.setdefault("stdin", subprocess.DEVNULL)
-        p = subprocess.Popen(in_ns(ns, cmd), start_new_session=True, text=True, **kw)
-        self.helpers.append(p)
-        LIVE_PROCS[p.pid] = p
-        return p
 
     def stats(self, timeout=10):
         """`slnfd --stats -c CONFIG` parsed."""

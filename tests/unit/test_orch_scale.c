@@ -21,14 +21,12 @@
 #include <unistd.h>
 
 #include "orch/api.h"
+#include "orch_fixture.h"
 #include "orch/drain.h"
 #include "orch/explain.h"
 #include "orch/policy.h"
 #include "orch/scale.h"
 #include "orch/template.h"
-
-static struct slnf_orch o;
-static char shm_path[96];
 
 static const char *const TENANT =
     "{\"name\":\"t1\",\"id\":7,\"match\":{\"ports\":[\"lan\",\"wan\"]},"
@@ -39,66 +37,12 @@ static const char *const TENANT =
 
 static int setup(void **state)
 {
-	struct slnf_error err = {{0}};
-	char cfg[512];
-
-	snprintf(cfg, sizeof(cfg),
-		 "{\"auth\":{\"tokens_file\":\"/nonexistent\"},"
-		 "\"store\":{\"backend\":\"shm\",\"capacity\":4096,\"shm\":{\"name\":"
-		 "\"slnf-test-orch-scale-%d\"}},\"run_dir\":\"/tmp/slnf-orch-unit\"}",
-		 (int)getpid());
-	snprintf(shm_path, sizeof(shm_path), "/dev/shm/slnf-test-orch-scale-%d", (int)getpid());
-	memset(&o, 0, sizeof(o));
-	pthread_mutex_init(&o.lock, NULL);
-	assert_int_equal(orch_config_parse(cfg, "orch.json", &o.cfg, &err), 0);
-	assert_int_equal(slnf_store_open(&o.cfg.store, &o.store, &err), 0);
-	orch_desired_init(&o.desired);
-	o.launcher = &orch_launcher_local;
-	return 0;
+	return orch_fixture_open("scale");
 }
 
 static int teardown(void **state)
 {
-	orch_desired_free(&o.desired);
-	slnf_store_close(o.store);
-	unlink(shm_path);
-	orch_config_free(&o.cfg);
-	return 0;
-}
-
-static int req(const char *method, const char *path, const char *body, json_t **out)
-{
-	struct orch_request rq = {
-	    .method = method, .path = path, .body = body, .body_len = body ? strlen(body) : 0};
-	struct orch_response rs;
-
-	pthread_mutex_lock(&o.lock);
-	orch_api_handle(&o, &rq, &rs);
-	pthread_mutex_unlock(&o.lock);
-	if (out)
-		*out = rs.body;
-	else
-		json_decref(rs.body);
-	return rs.status;
-}
-
-static void expect_error(const char *method, const char *path, const char *body, int status,
-			 const char *field, const char *words)
-{
-	json_t *b;
-	int st = req(method, path, body, &b);
-
-	if (st != status || !b)
-		fail_msg("%s %s %s: %d (expected %d)", method, path, body ? body : "", st, status);
-	assert_non_null(json_string_value(json_object_get(b, "error")));
-	if (field && strcmp(json_string_value(json_object_get(b, "field")) ?: "", field))
-		fail_msg("%s %s: field '%s' (expected '%s'): %s", method, path,
-			 json_string_value(json_object_get(b, "field")) ?: "", field,
-			 json_string_value(json_object_get(b, "error")));
-	if (words && !strstr(json_string_value(json_object_get(b, "error")), words))
-		fail_msg("error '%s' lacks '%s'", json_string_value(json_object_get(b, "error")),
-			 words);
-	json_decref(b);
+	return orch_fixture_close();
 }
 
 static void test_template_expand(void **state)
