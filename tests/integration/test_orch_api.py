@@ -37,12 +37,11 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+import http_api
 from topo import LIVE_PROCS, remove_shm, slnfd_path, stop_process, read_log
 
 TOKEN = "t0ken-for-tests"
@@ -145,20 +144,8 @@ class Orch:
 
     def call(self, method, path, body=None, token=TOKEN, raw=None):
         """(status, parsed JSON body or None)."""
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None
-                                            else None)
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
-                                     method=method)
-        if token is not None:
-            req.add_header("Authorization", f"Bearer {token}")
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                status, text = r.status, r.read()
-        except urllib.error.HTTPError as e:
-            status, text = e.code, e.read()
-        got = json.loads(text) if text.strip() else None
+        status, got = http_api.call(f"http://127.0.0.1:{self.port}", method, path, body, token,
+                                    raw)
         if path.startswith("/v1/instances") and method == "GET" and got:
             for inst in got.get("instances", [got]):
                 pid = inst.get("status", {}).get("pid") if isinstance(inst, dict) else None

@@ -34,12 +34,11 @@ import socket
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+import http_api
 from topo import LIVE_PROCS, read_log, remove_shm, slnfd_path, stop_process
 
 TOKEN = "slnfctl-test-token"
@@ -108,18 +107,7 @@ class Orch:
 
     def call(self, method, path, body=None, token=TOKEN):
         """The API's own answer: (status, parsed JSON body or None)."""
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        if token is not None:
-            req.add_header("Authorization", f"Bearer {token}")
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                status, text = r.status, r.read()
-        except urllib.error.HTTPError as e:
-            status, text = e.code, e.read()
-        return status, (json.loads(text) if text.strip() else None)
+        return http_api.call(self.url, method, path, body, token)
 
     def _our_pids(self):
         """slnfd processes started for this orchestrator's run directory."""
