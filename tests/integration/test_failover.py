@@ -106,6 +106,11 @@ def test_failover_sigkill_busiest_instance_keeps_all_transfers(store, tmp_path,
         f.wait_up(["i1", "i2"])
         f.wait_steered(["i1", "i2"])
         assert f.instance(victim)["status"]["restarts"] == 1
+        # every instance was told the steering epoch the tables carry (its
+        # cache drops what it filled under an older one)
+        epoch = f.steering()["epoch"]
+        wait_until("the epoch at both instances", lambda: all(
+            f.instance_stats(n)["epoch"] == epoch for n in ("i1", "i2")), timeout=10)
         _, stats = f.api("GET", "/v1/stats", expect=200)
         if "last_failover_ms" in stats:
             record_property("figure: orchestrator's last heartbeat to push (ms)",
