@@ -166,7 +166,7 @@ int slnf_store_exec(struct slnf_store *s, struct slnf_store_op *ops, unsigned n)
 
 void slnf_store_stats(struct slnf_store *s, struct slnf_store_stats *out);
 /* Visit the live records of (tenant, nf) until fn returns false. 0, or
- * -EOPNOTSUPP when the backend cannot list (redis, redis-cluster), or the
+ * -EOPNOTSUPP when the backend cannot list (redis-cluster), or the
  * backend's error. Takes each shm bucket's lock briefly: for operators'
  * listings, not for the data path. */
 int slnf_store_scan(struct slnf_store *s, uint32_t tenant, uint16_t nf, slnf_store_scan_fn fn,

@@ -342,6 +342,78 @@ static redisReply *ctl_command(struct redis_store *rs, const char *a0, const cha
 	return r;
 }
 
+/* One key the scan found: its version and data (HMGET v d) and what is
+ * left of its TTL (PTTL); a key gone meanwhile is skipped. */
+static int scan_one(struct redis_store *rs, const redisReply *key, slnf_store_scan_fn fn, void *arg,
+		    bool *go)
+{
+	struct slnf_store_key k;
+	if (key->type != REDIS_REPLY_STRING || slnf_redis_key_parse(key->str, key->len, &k))
+		return 0; /* not one of ours */
+	const char *hm[4] = {"HMGET", key->str, "v", "d"}, *pt[2] = {"PTTL", key->str};
+	size_t hml[4] = {5, key->len, 1, 1}, ptl[2] = {4, key->len};
+	redisReply *r = NULL, *t = NULL;
+	int rc = slnf_redis_conn_command(&rs->ctl, &r, 4, hm, hml);
+	if (!rc)
+		rc = slnf_redis_conn_command(&rs->ctl, &t, 2, pt, ptl);
+	if (!rc && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[0]->type == REDIS_REPLY_STRING && t->type == REDIS_REPLY_INTEGER &&
+	    t->integer != -2) {
+		const redisReply *d = r->element[1];
+		bool has_d = d->type == REDIS_REPLY_STRING && d->len <= SLNF_STORE_VAL_MAX;
+		struct slnf_store_record rec = {
+			.key = &k,
+			.val = has_d ? (const uint8_t *)d->str : (const uint8_t *)"",
+			.val_len = has_d ? (uint16_t)d->len : 0,
+			.version = strtoull(r->element[0]->str, NULL, 10),
+			.ttl_left_ms = t->integer < 0 ? -1 : t->integer};
+		*go = fn(&rec, arg);
+	}
+	if (r)
+		freeReplyObject(r);
+	if (t)
+		freeReplyObject(t);
+	return rc;
+}
+
+/* Visit (tenant, nf)'s records: SCAN with the keys' prefix as MATCH on the
+ * control connection, then each key read on its own. Slow (two round
+ * trips a record) and, like any SCAN, not a snapshot: keys written during
+ * it may be missed or seen twice. For operators' listings only. */
+static int redis_scan(struct slnf_store *s, uint32_t tenant, uint16_t nf, slnf_store_scan_fn fn,
+		      void *arg)
+{
+	struct redis_store *rs = rs_of(s);
+	char pattern[48], cursor[32] = "0";
+	bool go = true;
+	int rc = 0;
+	slnf_redis_key_pattern(tenant, nf, pattern, sizeof(pattern));
+	pthread_mutex_lock(&rs->ctl_lock);
+	do {
+		const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "512"};
+		size_t argvlen[6];
+		redisReply *r = NULL;
+		for (unsigned i = 0; i < 6; i++)
+			argvlen[i] = strlen(argv[i]);
+		rc = slnf_redis_conn_command(&rs->ctl, &r, 6, argv, argvlen);
+		if (rc < 0)
+			break;
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(r);
+			rc = -EIO;
+			break;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		for (size_t i = 0; go && rc >= 0 && i < r->element[1]->elements; i++)
+			rc = scan_one(rs, r->element[1]->element[i], fn, arg, &go);
+		freeReplyObject(r);
+	} while (rc >= 0 && go && strcmp(cursor, "0"));
+	pthread_mutex_unlock(&rs->ctl_lock);
+	return rc < 0 ? rc : 0;
+}
+
 static void redis_stats(struct slnf_store *s, struct slnf_store_stats *out)
 {
 	struct redis_store *rs = rs_of(s);
@@ -421,6 +493,7 @@ static const struct slnf_store_backend redis_backend = {
 	.submit = redis_submit,
 	.poll = redis_poll,
 	.stats = redis_stats,
+	.scan = redis_scan,
 };
 
 SLNF_STORE_BACKEND_REGISTER(redis_backend)

@@ -86,6 +86,56 @@ int slnf_redis_key(const struct slnf_store_key *k, char *out, size_t cap)
 	return (int)(p - out);
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* n hex digits at s as a number; -1 if one is not a digit. */
+static int64_t hexnum(const char *s, unsigned n)
+{
+	int64_t v = 0;
+	for (unsigned i = 0; i < n; i++) {
+		int d = hexval(s[i]);
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+int slnf_redis_key_parse(const char *s, size_t len, struct slnf_store_key *k)
+{
+	static const char head[] = "slnf:{";
+	const size_t h = sizeof(head) - 1, fixed = h + 8 + 1 + 4 + 1 + 1;
+	if (len < fixed || (len - fixed) % 2 || (len - fixed) / 2 > SLNF_STORE_KEY_DATA_MAX ||
+	    memcmp(s, head, h) || s[h + 8] != ':' || s[h + 13] != ':' || s[len - 1] != '}')
+		return -EINVAL;
+	int64_t tenant = hexnum(s + h, 8), nf = hexnum(s + h + 9, 4);
+	if (tenant < 0 || nf < 0)
+		return -EINVAL;
+	memset(k, 0, sizeof(*k));
+	k->tenant = (uint32_t)tenant;
+	k->nf = (uint16_t)nf;
+	k->len = (uint16_t)((len - fixed) / 2);
+	for (unsigned i = 0; i < k->len; i++) {
+		int64_t b = hexnum(s + h + 14 + 2 * i, 2);
+		if (b < 0)
+			return -EINVAL;
+		k->data[i] = (uint8_t)b;
+	}
+	return 0;
+}
+
+void slnf_redis_key_pattern(uint32_t tenant, uint16_t nf, char *out, size_t cap)
+{
+	snprintf(out, cap, "slnf:{%08" PRIx32 ":%04" PRIx16 ":*", tenant, nf);
+}
+
 static void arg(struct slnf_redis_cmd *cmd, const char *s, size_t len)
 {
 	cmd->argv[cmd->argc] = s;

@@ -82,6 +82,11 @@ int slnf_redis_op_check(const struct slnf_store_op *op);
 /* Write the key string of k into out (cap bytes, NUL-terminated). Returns
  * its length, or -EINVAL (key too long) / -ENOSPC (cap too small). */
 int slnf_redis_key(const struct slnf_store_key *k, char *out, size_t cap);
+/* The other way: a key string of slnf_redis_key's form into *k. 0, or
+ * -EINVAL for any other string. */
+int slnf_redis_key_parse(const char *s, size_t len, struct slnf_store_key *k);
+/* The SCAN MATCH pattern of every key of (tenant, nf) into out. */
+void slnf_redis_key_pattern(uint32_t tenant, uint16_t nf, char *out, size_t cap);
 
 /* Encode op against key (its key string, key_len bytes). sha is the loaded
  * script's SHA1 (40 hex digits); NULL sends "EVAL <script>" instead, which

@@ -111,6 +111,11 @@ def test_failover_sigkill_busiest_instance_keeps_all_transfers(store, tmp_path,
         epoch = f.steering()["epoch"]
         wait_until("the epoch at both instances", lambda: all(
             f.instance_stats(n)["epoch"] == epoch for n in ("i1", "i2")), timeout=10)
+        # the connections are listed from the store (GET /v1/flows, what
+        # slnfctl flows prints), on either backend
+        _, flows = f.api("GET", "/v1/flows", expect=200)
+        tcp = {x["sport"] for x in flows["flows"] if x["proto"] == "tcp" and x["dport"] == 5001}
+        assert len(tcp) == CONNS, (len(tcp), flows.get("instances"))
         _, stats = f.api("GET", "/v1/stats", expect=200)
         if "last_failover_ms" in stats:
             record_property("figure: orchestrator's last heartbeat to push (ms)",

@@ -119,6 +119,26 @@ static void test_key_format(void **state)
 	assert_true(slnf_redis_key(&k, buf, sizeof(buf)) > 0);
 	k.len = SLNF_STORE_KEY_DATA_MAX + 1;
 	assert_int_equal(slnf_redis_key(&k, buf, sizeof(buf)), -EINVAL);
+
+	/* and back, as a scan reads keys; anything else is not a key of ours */
+	struct slnf_store_key back;
+	slnf_store_key_init(&k, 0x2a, 3, data, sizeof(data));
+	int n = slnf_redis_key(&k, buf, sizeof(buf));
+	assert_int_equal(slnf_redis_key_parse(buf, (size_t)n, &back), 0);
+	assert_memory_equal(&back, &k, sizeof(k));
+	slnf_store_key_init(&k, UINT32_MAX, UINT16_MAX, full, sizeof(full));
+	n = slnf_redis_key(&k, buf, sizeof(buf));
+	assert_int_equal(slnf_redis_key_parse(buf, (size_t)n, &back), 0);
+	assert_memory_equal(&back, &k, sizeof(k));
+	static const char *const bad[] = {"", "slnf:{0000002a:0003:007dff",
+					  "slnf:{0000002a:0003:007dff}x", "slnf:{0000002g:0003:00}",
+					  "slnf:{0000002a-0003:00}", "slnf:{0000002a:0003:0}",
+					  "xlnf:{0000002a:0003:00}", "slnf:{0000002a:0003:0G}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(slnf_redis_key_parse(bad[i], strlen(bad[i]), &back), -EINVAL);
+	char pat[48];
+	slnf_redis_key_pattern(0x2a, 3, pat, sizeof(pat));
+	assert_string_equal(pat, "slnf:{0000002a:0003:*");
 }
 
 static redisReply *parse_reply(const char *wire)
@@ -446,6 +466,7 @@ int main(void)
 	struct slnf_conformance c = {
 		.config = {.backend = "redis"},
 		.before_open = flush_master,
+		.can_scan = true,
 	};
 	c.config.redis.port = master.port;
 	c.config.redis.timeout_ms = 2000;
