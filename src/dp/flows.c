@@ -58,8 +58,8 @@ json_t *slnf_flows_json(struct slnf_instance *inst)
 				json_decref(w.out);
 				return json_pack(
 				    "{s:s}", "error",
-				    "this store backend cannot list its records (shm and "
-				    "local can)");
+				    "this store backend cannot list its records (shm, local "
+				    "and redis can)");
 			}
 			if (rc < 0) {
 				json_decref(w.out);
