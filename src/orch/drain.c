@@ -24,6 +24,8 @@ void orch_drain_begin(struct slnf_orch *o, struct orch_inst *in, uint64_t now)
 {
 	if (in->state == ORCH_INST_DRAINING)
 		return;
+	/* launched by us and never up: it was never in a table, nothing to wait for */
+	in->drain_idle = in->state == ORCH_INST_STARTING && !in->ever_up && !in->adopted;
 	orch_inst_set_state(o, in, ORCH_INST_DRAINING, "drain requested");
 	in->drain_start_ms = in->drain_moved_ms = now;
 	in->drain_have_pkts = in->term_sent = in->kill_sent = false;
@@ -54,13 +56,15 @@ bool orch_drain_step(struct slnf_orch *o, struct orch_inst *in, uint64_t now)
 		}
 		return false;
 	}
-	if (orch_inst_counters(in, &rx, &tx, orch_probe_timeout(o)) == 0 &&
+	if (!in->drain_idle && orch_inst_counters(in, &rx, &tx, orch_probe_timeout(o)) == 0 &&
 	    (!in->drain_have_pkts || rx + tx != in->drain_pkts)) {
 		in->drain_pkts = rx + tx;
 		in->drain_have_pkts = true;
 		in->drain_moved_ms = now;
 	}
-	if (in->drain_have_pkts && elapsed(now, in->drain_moved_ms) >= ORCH_DRAIN_QUIET_MS)
+	if (in->drain_idle)
+		SLNF_INFO("orch", "instance %s: drained before it was ever up", in->name);
+	else if (in->drain_have_pkts && elapsed(now, in->drain_moved_ms) >= ORCH_DRAIN_QUIET_MS)
 		SLNF_INFO("orch", "instance %s: drained (no packet for %u ms after %" PRIu64 " ms)",
 			  in->name, ORCH_DRAIN_QUIET_MS, elapsed(now, in->drain_start_ms));
 	else if (elapsed(now, in->drain_start_ms) >= o->cfg.drain_timeout_ms)

@@ -72,6 +72,7 @@ void orch_inst_set_state(struct slnf_orch *o, struct orch_inst *in, enum orch_in
 		in->failover_last_ok_ms = in->last_ok_ms; /* measured at the push without it */
 		in->failover_epoch = o->steer_epoch;
 	} else if (s == ORCH_INST_UP) {
+		in->ever_up = true;
 		in->failover_last_ok_ms = 0;
 		in->epoch_sent = 0; /* tell it the epoch again (it may have restarted) */
 	}

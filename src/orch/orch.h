@@ -55,6 +55,8 @@ struct orch_inst {
 	/* draining (drain.c) */
 	uint64_t drain_start_ms, drain_moved_ms, drain_pkts, term_sent_ms;
 	bool drain_have_pkts, term_sent, kill_sent;
+	bool ever_up;	 /* has been up under this orchestrator */
+	bool drain_idle; /* drained before it ever carried traffic: stopped at once */
 	/* load policy (policy.c): the last sample of its packet counter */
 	uint64_t pol_pkts, pol_ms;
 	double pps; /* packets/s over the last interval (-1: unknown) */

@@ -658,6 +658,16 @@ static void test_drain_after_restart(void **state)
 	assert_false(got_term);
 	assert_false(orch_drain_step(&o, in, s0 + o.cfg.drain_timeout_ms));
 	assert_true(got_term);
+	/* one launched and drained before it was ever up: stopped at once */
+	in = orch_inst_get(&o, "i3", false);
+	in->state = ORCH_INST_STARTING;
+	in->ever_up = in->adopted = false;
+	got_term = false;
+	in->proc.pid = 4244;
+	s0 = orch_now_ms();
+	orch_drain_begin(&o, in, s0);
+	assert_false(orch_drain_step(&o, in, s0));
+	assert_true(got_term);
 	o.launcher = NULL;
 }
 
