@@ -297,7 +297,9 @@ def test_orch_restart_keeps_desired_state(orch_bin):
 
 
 def test_orch_instance_health_and_restart(orch_bin):
-    with Orch(orch_bin) as o:
+    # restarts off: the killed instance is to stay down (test_failover.py
+    # checks a restart)
+    with Orch(orch_bin, instances={"restart_ms": 0}) as o:
         o.start()
         name = f"i{os.getpid()}x{o.n}"
         assert o.call("POST", "/v1/tenants", tenant())[0] == 201
@@ -472,7 +474,9 @@ def test_orch_steering_push_failover_restart(orch_bin):
     tmp = Path(tempfile.mkdtemp(prefix=f"slnfs{os.getpid()}-"))
     steer = FakeSteer(tmp / "steer.sock")
     try:
-        with Orch(orch_bin, steering={"sockets": [steer.path], "push_interval_ms": 200}) as o:
+        # restarts off: the dead instance must stay out of the tables here
+        with Orch(orch_bin, steering={"sockets": [steer.path], "push_interval_ms": 200},
+                  instances={"restart_ms": 0}) as o:
             o.start()
             a, b = f"a{os.getpid()}x{o.n}", f"b{os.getpid()}x{o.n}"
             assert o.call("POST", "/v1/tenants", tenant())[0] == 201
