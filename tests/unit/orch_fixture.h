@@ -73,8 +73,8 @@ static inline int req(const char *method, const char *path, const char *body, js
 
 /* The request fails with status, names field (unless NULL) and its error
  * holds words (unless NULL). */
-static inline void expect_error(const char *method, const char *path, const char *body,
-				int status, const char *field, const char *words)
+static inline void expect_error(const char *method, const char *path, const char *body, int status,
+				const char *field, const char *words)
 {
 	json_t *b;
 	int st = req(method, path, body, &b);
